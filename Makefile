@@ -12,7 +12,9 @@ ABI_MAJOR := $(shell sed -n 's/^\#define SD_ABI_MAJOR \([0-9]*\)/\1/p' include/s
 
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
-CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Icore -DSENSORD_VERSION='"$(VERSION)"'
+LIBDIR    = $(PREFIX)/lib/sensord/abi-$(ABI_MAJOR)
+CFLAGS   += -std=c11 -D_GNU_SOURCE $(WARN) -Iinclude -Icore -DSENSORD_VERSION='"$(VERSION)"' \
+            -DSENSORD_LIBDIR='"$(LIBDIR)"'
 LDFLAGS  ?=
 ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
@@ -105,7 +107,6 @@ run: deps
 	$(BUILD)/sensord -c etc/pipeline.ini
 
 # ---- install -----------------------------------------------------------------------
-LIBDIR    := $(PREFIX)/lib/sensord/abi-$(ABI_MAJOR)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/include/sensord \
 	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/etc/sensord

@@ -1,0 +1,84 @@
+/* query_local's push-query engine as seen by the rest of the plugin (the REST API and the
+ * stage glue): streams, running queries, statements for /ksql, and record ingest.
+ * Thread-safe: ingest runs on the stage thread, API calls on HTTP threads. */
+#ifndef QL_ENGINE_H
+#define QL_ENGINE_H
+
+#include <jansson.h>
+#include <sensord/plugin.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct ql_engine ql_engine;
+typedef struct ql_query ql_query;
+
+/* A ksqlDB-style error: code is ksqlDB's error_code (40001 bad statement, 40002 SELECT on
+ * /ksql, 40003 too many push queries, 40000 bad request, 50000 server error). */
+typedef struct ql_error {
+  int code;
+  char message[1024];
+} ql_error;
+
+typedef struct ql_limits {
+  size_t max_push_queries;    /* ad-hoc API queries running at once */
+  size_t retain_records;      /* per stream, for auto.offset.reset=earliest */
+  size_t retain_bytes;
+  int64_t retain_age_ns;
+  int64_t emit_interval_ns;   /* windowed aggregates: 0 = emit on every change */
+  int64_t grace_ns;           /* late rows accepted into a closed window for this long */
+  const char *default_topic;  /* records entering the stage feed streams on this topic */
+} ql_limits;
+
+ql_engine *ql_engine_new(const ql_limits *limits);
+void ql_engine_free(ql_engine *engine);
+
+/* Executes one or more non-query statements (CREATE STREAM [IF NOT EXISTS], DROP STREAM,
+ * SHOW/LIST STREAMS, SHOW QUERIES, DESCRIBE) and returns the /ksql response entity array.
+ * On error returns NULL and fills err (a SELECT gives 40002). */
+json_t *ql_execute(ql_engine *engine, const char *sql, ql_error *err);
+
+/* Called with each output row of a query, on the thread that produced it (ingest or a
+ * window timer). values has column_count entries; strings are only valid during the call. */
+typedef void (*ql_row_fn)(void *ctx, const sd_value *values, size_t column_count,
+                          int64_t rowtime_ns);
+/* Called once when the query ends by itself (LIMIT reached, stream dropped): the callback
+ * must not call ql_query_stop from inside; reason is ksqlDB's final message text. */
+typedef void (*ql_end_fn)(void *ctx, const char *reason);
+
+typedef struct ql_query_opts {
+  int earliest;       /* auto.offset.reset = earliest: replay retained records first */
+  int ad_hoc;         /* counts against max_push_queries */
+  const char *name;   /* named queries from the INI; NULL = transient id generated */
+} ql_query_opts;
+
+/* Parses, plans and starts a push query (SELECT … EMIT CHANGES). NULL + err on failure
+ * (syntax error with position and what was expected, unknown stream or column). */
+ql_query *ql_query_start(ql_engine *engine, const char *sql, const ql_query_opts *opts,
+                         ql_row_fn on_row, ql_end_fn on_end, void *ctx, ql_error *err);
+/* Stops and frees it; after return no callback for it runs. Safe from any thread. */
+void ql_query_stop(ql_query *query);
+const char *ql_query_id(const ql_query *query); /* transient_<SOURCE>_<n> or the name */
+size_t ql_query_column_count(const ql_query *query);
+const char *ql_query_column_name(const ql_query *query, size_t i); /* "DEVICEID" */
+const char *ql_query_column_type(const ql_query *query, size_t i); /* "STRING" */
+const char *ql_query_source(const ql_query *query);                /* stream name */
+int64_t ql_query_limit(const ql_query *query);                      /* -1 = none */
+
+/* Only validates (for `sensord -t`): 0 ok, else -1 and err. */
+int ql_check_statement(ql_engine *engine, const char *sql, ql_error *err);
+
+/* Feeds one record (already flattened fields) to every stream on topic (NULL = the
+ * default topic), and through them to every running query. */
+void ql_engine_ingest(ql_engine *engine, const char *topic, const sd_record_view *record);
+
+/* Periodic work: flush windows due under emit_interval, close windows past grace, expire
+ * retained records past retain_age. Called from a stage timer (and by tests). */
+void ql_engine_tick(ql_engine *engine, int64_t now_wall_ns);
+
+/* Counters for /metrics. */
+typedef struct ql_stats {
+  uint64_t records_in, rows_out, deserialization_errors, queries_running, queries_started;
+} ql_stats;
+void ql_engine_stats(ql_engine *engine, ql_stats *out);
+
+#endif
