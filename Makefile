@@ -28,6 +28,7 @@ CORE_LIBS := -lmicrohttpd -ljansson -linih -ldl -lpthread -lm
 CORE_SRCS := $(filter-out core/main.c,$(wildcard core/*.c))
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 
+ASSET_DEPS :=
 PLUGINS := $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/plugin.mk))))
 -include $(wildcard plugins/*/plugin.mk)
 
@@ -65,8 +66,8 @@ $(BUILD)/plugins/$(1).so: $$($(1)_SRCS:%.c=$(BUILD)/pobj/%.o)
 endef
 $(foreach p,$(PLUGINS),$(eval $(call PLUGIN_RULE,$(p))))
 
-# Static assets a plugin ships (plugins/<name>/static) land beside the plugins.
-ASSET_DEPS :=
+# Static assets a plugin ships (plugins/<name>/static) land beside the plugins; a plugin.mk
+# may add generated files (e.g. vendored npm assets) to ASSET_DEPS.
 assets: $(ASSET_DEPS)
 	@for p in $(PLUGINS); do if [ -d plugins/$$p/static ]; then \
 	  mkdir -p $(BUILD)/plugins/assets/$$p && cp -r plugins/$$p/static/. $(BUILD)/plugins/assets/$$p/; fi; done
