@@ -87,4 +87,28 @@ int cfg_parse_enum(const char *text, const char *choices, int *out_index, const 
 /* Human-readable name of a config type ("size", "duration", ...). */
 const char *cfg_type_name(uint32_t type);
 
+/* ---- Conventions of the implementation (config.c, config_ini.c, config_parse.c) -------
+ * - Messages: `PATH:LINE: stage "NAME" (PLUGIN): key "K": ...`, `PATH:LINE: [sensord]: key
+ *   "K": ...`, `stage "NAME":` when no plugin is known; syntax errors `PATH:LINE: syntax
+ *   error: ...`. Bounds errors show the value as written and the bound in the largest unit
+ *   that divides it exactly: `1K is below the minimum 4K`, `11m is above the maximum 10m`.
+ * - Sizes are integers with an optional unit B, K/KB/KiB, M/MB/MiB, G/GB/GiB, T/TB/TiB (any
+ *   case, all powers of 1024). Durations: integer + ns|us|ms|s|m|h; "0" needs no unit.
+ *   Booleans: true/false/yes/no/on/off/1/0 in any case. Enums match exactly.
+ * - A quoted value ("...") ends at the next '"'; inline comments need a space before ';'.
+ * - Continuation lines are fine for string and list keys; a PREFIX key needs SD_CFG_MULTI.
+ * - Getters on a value that failed validation, or unset without a default, return
+ *   NULL / 0, and cfg_get_enum returns -1 (so an unset stage log_level reads -1, "the
+ *   daemon's", like log_origin.level). */
+
+/* ---- Added helpers ------------------------------------------------------------------
+ * Parses INI text already in memory (len bytes, NUL bytes allowed and reported); path
+ * only names the source in messages. Never returns NULL. cfg_file_load reads the file
+ * and calls this. */
+cfg_file *cfg_file_parse(const char *path, const char *text, size_t len, sd_errors *errs);
+/* Formats bytes / nanoseconds in the largest unit that divides exactly: 67108864 -> "64M",
+ * 4097 -> "4097", 600000000000 -> "10m", 1500000 -> "1500us", 0 -> "0". */
+void cfg_format_size(int64_t bytes, char *buf, size_t size);
+void cfg_format_duration(int64_t ns, char *buf, size_t size);
+
 #endif

@@ -6,6 +6,7 @@
 
 #include <sensord/plugin.h>
 #include <stdarg.h>
+#include <stdint.h>
 
 /* Where a line comes from; NULL fields are left out of the line. */
 typedef struct log_origin {
@@ -33,5 +34,19 @@ void log_vmsg(const log_origin *origin, sd_log_level level, const char *fmt, va_
 
 /* How many lines were suppressed by rate limiting since start (for /metrics). */
 unsigned long log_suppressed_total(void);
+
+/* ---- Output, rate limit and clock control (tests, shutdown, a periodic tick) ----------
+ * Defaults: stderr, at most 10 lines per (origin, format) in any 10 s window, real clocks. */
+void log_set_output(int fd);
+/* max_lines == 0 turns rate limiting off. */
+void log_set_rate_limit(unsigned max_lines, int64_t window_ns);
+/* NULL restores the real CLOCK_MONOTONIC / CLOCK_REALTIME. */
+void log_set_clock(int64_t (*mono_ns)(void), int64_t (*wall_ns)(void));
+/* Writes the "suppressed N repeats of: ..." line of every window that has ended. Logging
+ * does this by itself on the next line; a periodic call makes it timely on a quiet daemon. */
+void log_tick(void);
+/* Writes every pending "suppressed" line (window ended or not) and frees the rate-limit
+ * table. Logging keeps working afterwards. */
+void log_shutdown(void);
 
 #endif

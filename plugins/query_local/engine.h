@@ -78,7 +78,22 @@ void ql_engine_tick(ql_engine *engine, int64_t now_wall_ns);
 /* Counters for /metrics. */
 typedef struct ql_stats {
   uint64_t records_in, rows_out, deserialization_errors, queries_running, queries_started;
+  uint64_t late_records; /* rows that reached a window after its grace period: dropped */
 } ql_stats;
 void ql_engine_stats(ql_engine *engine, ql_stats *out);
+
+/* ---- Additions (the functions above are unchanged) -------------------------------------
+ * Rows are never delivered from inside ql_query_start: the retained rows an `earliest` or
+ * pull query replays are sent from the next ql_engine_ingest or ql_engine_tick on the stage
+ * thread. fn (called from the thread that started the query, engine lock not held) says
+ * such work is waiting, so the glue can host->wakeup() and call ql_engine_tick at once. */
+void ql_engine_set_notify(ql_engine *engine, void (*fn)(void *ctx), void *ctx);
+/* SELECT without EMIT CHANGES: replays what is retained, then ends ("Query Completed"). */
+int ql_query_is_pull(const ql_query *query);
+const char *ql_query_sql(const ql_query *query); /* statement text, ending in ';' */
+/* Value representation in ql_row_fn: BOOLEAN -> SD_BOOL; INTEGER, BIGINT -> SD_INT;
+ * DOUBLE -> SD_DOUBLE; STRING -> SD_STRING; TIMESTAMP -> SD_INT epoch milliseconds (render
+ * it as "2024-01-02T03:04:05.678", UTC); NULL -> SD_NULL. ROWTIME, WINDOWSTART and
+ * WINDOWEND are BIGINT epoch milliseconds, as in ksqlDB. */
 
 #endif

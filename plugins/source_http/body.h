@@ -1,0 +1,43 @@
+/* A request body being received: bytes appended as they stream in, inflated on the fly
+ * when Content-Encoding is gzip or deflate, with the size limit applied to the bytes
+ * kept (the inflated size), so an over-limit body is refused without buffering it. */
+#ifndef SOURCE_HTTP_BODY_H
+#define SOURCE_HTTP_BODY_H
+
+#include <stddef.h>
+#include <zlib.h>
+
+typedef enum body_encoding { BODY_IDENTITY = 0, BODY_GZIP = 1 } body_encoding;
+
+typedef enum body_status {
+  BODY_OK = 0,
+  BODY_TOO_LARGE = 1, /* more than limit bytes after inflating */
+  BODY_BAD_ENCODING = 2, /* corrupt or truncated compressed stream */
+  BODY_NO_MEMORY = 3
+} body_status;
+
+typedef struct body_buf {
+  char *data;
+  size_t len;
+  size_t cap;
+  size_t limit;
+  size_t wire_bytes; /* bytes received before inflating */
+  body_encoding encoding;
+  int z_ready; /* inflate state initialised */
+  int z_done;  /* end of the compressed stream seen */
+  z_stream z;
+  char why[96]; /* reason for BODY_BAD_ENCODING */
+} body_buf;
+
+/* Parses a Content-Encoding header value (NULL = none). Returns 0 and sets *out, or -1
+ * for an encoding this source cannot decode. "gzip", "x-gzip" and "deflate" inflate. */
+int body_encoding_parse(const char *header, body_encoding *out);
+
+/* size_hint: the Content-Length when known (0 = unknown), used to size the buffer once. */
+void body_init(body_buf *b, size_t limit, body_encoding encoding, size_t size_hint);
+body_status body_append(body_buf *b, const char *data, size_t len);
+/* At the end of the request: a compressed stream must be complete. */
+body_status body_finish(body_buf *b);
+void body_free(body_buf *b);
+
+#endif

@@ -1,0 +1,581 @@
+/* The libmicrohttpd side of source_http: routing, header checks, streaming the body into
+ * a size-limited buffer, turning it into one batch, emitting it, and answering — at once,
+ * or (ack = delivered) after suspending the connection until the batch's ack arrives. */
+#include "auth.h"
+#include "body.h"
+#include "headers.h"
+#include "source_http.h"
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef enum hs_route { ROUTE_PHONE, ROUTE_RECORDS } hs_route;
+
+typedef enum hs_phase {
+  PH_BODY,     /* receiving the body */
+  PH_DISCARD,  /* refused mid-body: reading the (bounded) rest, answer at the end */
+  PH_WAIT_ACK, /* batch emitted, connection suspended until its ack */
+  PH_DONE      /* answer queued */
+} hs_phase;
+
+struct hs_request {
+  hs_state *s;
+  struct MHD_Connection *conn;
+  hs_route route;
+  hs_phase phase;
+  int64_t start_ns;
+  atomic_int refs; /* the connection, plus the ack callback while one is pending */
+  body_buf body;
+  const char *cors_origin;
+  int answered_status;
+  /* refusal decided mid-body, sent once the body has been read */
+  int pending_status;
+  const char *pending_error;
+  char pending_detail[160];
+  /* ack = delivered; guarded by s->lock */
+  int suspended;
+  int acked;
+  sd_status ack_status;
+  int shut_down;
+  hs_request *next;
+  hs_request *prev;
+  char *reply; /* the 200 body, kept while waiting for the ack */
+  size_t reply_len;
+};
+
+static int hs_status_index(int status) {
+  for (int i = 0; i < HS_STATUS_COUNT; i++)
+    if (hs_statuses[i] == status) return i;
+  return HS_STATUS_COUNT - 1;
+}
+
+static void hs_count_status(hs_state *s, int status) {
+  s->host->metric_add(s->requests[hs_status_index(status)], 1);
+}
+
+static void hs_count_error(hs_state *s, hs_error_class cls) {
+  s->host->metric_add(s->parse_errors[cls], 1);
+}
+
+static void hs_request_unref(hs_request *r) {
+  if (atomic_fetch_sub(&r->refs, 1) != 1) return;
+  body_free(&r->body);
+  free(r->reply);
+  free(r);
+}
+
+/* ---- answers ------------------------------------------------------------------------ */
+
+static void hs_common_headers(hs_request *r, struct MHD_Response *resp) {
+  if (r->cors_origin) {
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->cors_origin);
+    MHD_add_response_header(resp, "Vary", "Origin");
+  }
+}
+
+/* Queues an answer whose body (malloc'd or NULL) is taken over. */
+static enum MHD_Result hs_send(hs_request *r, int status, char *body, size_t len,
+                               const char *content_type, const char *h1, const char *v1) {
+  struct MHD_Response *resp = MHD_create_response_from_buffer(
+      len, body ? body : (void *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+  if (!resp) {
+    free(body);
+    return MHD_NO;
+  }
+  if (content_type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+  if (h1) MHD_add_response_header(resp, h1, v1);
+  hs_common_headers(r, resp);
+  enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
+  MHD_destroy_response(resp);
+  r->phase = PH_DONE;
+  r->answered_status = status;
+  hs_count_status(r->s, status);
+  return rc;
+}
+
+/* An error answer: JSON {"error","detail"} with its status, or (error_format =
+ * sensorlogger) 499 with a line of text the app shows to the user. */
+static enum MHD_Result hs_error(hs_request *r, int status, const char *error,
+                                const char *detail) {
+  hs_state *s = r->s;
+  char retry[16];
+  const char *h1 = NULL, *v1 = NULL;
+  if (status == 503) {
+    snprintf(retry, sizeof retry, "%u", s->retry_after_s);
+    h1 = MHD_HTTP_HEADER_RETRY_AFTER;
+    v1 = retry;
+  } else if (status == 401) {
+    h1 = MHD_HTTP_HEADER_WWW_AUTHENTICATE;
+    v1 = "Bearer";
+  } else if (status == 405) {
+    h1 = MHD_HTTP_HEADER_ALLOW;
+    v1 = "POST, OPTIONS";
+  }
+  if (s->host->log_enabled(s->stage, SD_LOG_DEBUG))
+    s->host->log(s->stage, SD_LOG_DEBUG, "answer %d %s: %s", status, error, detail);
+  if (s->sensorlogger_errors) {
+    char *text = NULL;
+    int n = asprintf(&text, "sensord: %s (%d %s)\n", detail, status, error);
+    if (n < 0) return MHD_NO;
+    return hs_send(r, 499, text, (size_t)n, "text/plain; charset=utf-8", h1, v1);
+  }
+  json_t *o = json_pack("{s:s,s:s}", "error", error, "detail", detail);
+  char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+  json_decref(o);
+  if (!text) return MHD_NO;
+  return hs_send(r, status, text, strlen(text), "application/json", h1, v1);
+}
+
+static enum MHD_Result hs_ok(hs_request *r, char *reply, size_t len) {
+  return hs_send(r, 200, reply, len, "application/json", NULL, NULL);
+}
+
+/* ---- the host batch as an rb_builder ----------------------------------------------- */
+
+typedef struct hs_batch_ctx {
+  const sd_host_api *host;
+  sd_batch *batch;
+} hs_batch_ctx;
+
+static int hb_begin(void *ctx, int64_t ts, const char *key, size_t key_len) {
+  hs_batch_ctx *c = ctx;
+  return c->host->record_begin(c->batch, ts, key, key_len) != SD_OK;
+}
+static int hb_null(void *ctx, const char *name, size_t name_len) {
+  hs_batch_ctx *c = ctx;
+  return c->host->field_null(c->batch, name, name_len) != SD_OK;
+}
+static int hb_bool(void *ctx, const char *name, size_t name_len, int v) {
+  hs_batch_ctx *c = ctx;
+  return c->host->field_bool(c->batch, name, name_len, v) != SD_OK;
+}
+static int hb_int(void *ctx, const char *name, size_t name_len, int64_t v) {
+  hs_batch_ctx *c = ctx;
+  return c->host->field_int(c->batch, name, name_len, v) != SD_OK;
+}
+static int hb_double(void *ctx, const char *name, size_t name_len, double v) {
+  hs_batch_ctx *c = ctx;
+  return c->host->field_double(c->batch, name, name_len, v) != SD_OK;
+}
+static int hb_string(void *ctx, const char *name, size_t name_len, const char *v,
+                     size_t len) {
+  hs_batch_ctx *c = ctx;
+  return c->host->field_string(c->batch, name, name_len, v, len) != SD_OK;
+}
+
+/* ---- acknowledgements (ack = delivered) -------------------------------------------- */
+
+static void hs_unlink_waiting(hs_state *s, hs_request *r) {
+  if (r->prev) r->prev->next = r->next;
+  else s->waiting = r->next;
+  if (r->next) r->next->prev = r->prev;
+  r->next = r->prev = NULL;
+}
+
+/* Any thread: the core finished the batch of request r. */
+static void hs_on_ack(void *ctx, sd_status status) {
+  hs_request *r = ctx;
+  hs_state *s = r->s;
+  pthread_mutex_lock(&s->lock);
+  r->acked = 1;
+  r->ack_status = status;
+  if (r->suspended) {
+    r->suspended = 0;
+    hs_unlink_waiting(s, r);
+    s->host->metric_add(s->awaiting_ack, -1);
+    MHD_resume_connection(r->conn);
+  }
+  pthread_mutex_unlock(&s->lock);
+  atomic_fetch_sub(&s->pending_acks, 1);
+  hs_request_unref(r);
+}
+
+static enum MHD_Result hs_answer_ack(hs_request *r) {
+  static const char *const why[] = {
+      [SD_STATUS_RETRY] = "downstream could not deliver the batch for now; send it again",
+      [SD_STATUS_FAIL] = "downstream failed to deliver the batch",
+      [SD_STATUS_DROPPED] = "the batch was dropped before delivery (queue full or shutdown)"};
+  if (r->shut_down) {
+    hs_state *s = r->s;
+    pthread_mutex_lock(&s->lock);
+    if (s->shutdown_answers_due > 0) s->shutdown_answers_due--;
+    pthread_mutex_unlock(&s->lock);
+    return hs_error(r, 503, "shutting_down",
+                    "sensord is shutting down before the batch was confirmed delivered");
+  }
+  if (r->ack_status == SD_STATUS_OK) {
+    char *reply = r->reply;
+    r->reply = NULL;
+    return hs_ok(r, reply, r->reply_len);
+  }
+  unsigned st = (unsigned)r->ack_status;
+  return hs_error(r, 503, "not_delivered",
+                  st < sizeof why / sizeof why[0] && why[st] ? why[st] : "not delivered");
+}
+
+/* ---- request handling ---------------------------------------------------------------- */
+
+static void hs_mhd_log(void *cls, const char *fmt, va_list ap) {
+  hs_state *s = cls;
+  char line[512];
+  vsnprintf(line, sizeof line, fmt, ap);
+  size_t n = strlen(line);
+  while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
+  s->host->log(s->stage, SD_LOG_WARN, "libmicrohttpd: %s", line);
+}
+
+static const char *hs_header(struct MHD_Connection *c, const char *name) {
+  return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
+}
+
+static int hs_route_of(hs_state *s, const char *url, hs_route *out) {
+  for (size_t i = 0; i < s->path_count; i++)
+    if (!strcmp(url, s->paths[i])) {
+      *out = ROUTE_PHONE;
+      return 0;
+    }
+  if (s->records_path && !strcmp(url, s->records_path)) {
+    *out = ROUTE_RECORDS;
+    return 0;
+  }
+  return -1;
+}
+
+static enum MHD_Result hs_preflight(hs_request *r) {
+  struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"",
+                                                              MHD_RESPMEM_PERSISTENT);
+  if (!resp) return MHD_NO;
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST, OPTIONS");
+  if (r->cors_origin) {
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", "POST, OPTIONS");
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                            "Content-Type, Content-Encoding, Authorization");
+    MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+  }
+  hs_common_headers(r, resp);
+  enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_NO_CONTENT, resp);
+  MHD_destroy_response(resp);
+  r->phase = PH_DONE;
+  r->answered_status = 204;
+  hs_count_status(r->s, 204);
+  return rc;
+}
+
+/* First call: everything decided from the request line and headers, before any body
+ * byte is read (an answer queued now means the body is never read). */
+static enum MHD_Result hs_begin(hs_state *s, hs_request *r, const char *url,
+                                const char *method) {
+  struct MHD_Connection *c = r->conn;
+  r->cors_origin = hdr_cors_origin(hs_header(c, "Origin"), s->cors, s->cors_count);
+  if (hs_route_of(s, url, &r->route))
+    return hs_error(r, 404, "not_found", "no such path; Sensor Logger pushes go to the "
+                                         "configured paths (default /phone-producer/)");
+  if (!strcmp(method, MHD_HTTP_METHOD_OPTIONS)) return hs_preflight(r);
+  if (strcmp(method, MHD_HTTP_METHOD_POST))
+    return hs_error(r, 405, "method_not_allowed", "only POST is accepted here");
+  if (s->host->stopping(s->stage)) {
+    pthread_mutex_lock(&s->lock);
+    s->draining = 1;
+    pthread_mutex_unlock(&s->lock);
+  }
+  if (s->draining) return hs_error(r, 503, "shutting_down", "sensord is shutting down");
+  if (s->token &&
+      !auth_header_ok(hs_header(c, MHD_HTTP_HEADER_AUTHORIZATION), s->token, s->token_len))
+    return hs_error(r, 401, "unauthorized",
+                    "missing or wrong Authorization header (set the app's Auth Header to "
+                    "\"Bearer <token>\")");
+  const char *type = hs_header(c, MHD_HTTP_HEADER_CONTENT_TYPE);
+  if (r->route == ROUTE_PHONE ? !hdr_json_type_ok(type) : !hdr_records_type_ok(type)) {
+    hs_count_error(s, HS_ERR_MEDIA_TYPE);
+    return hs_error(r, 415, "unsupported_media_type",
+                    r->route == ROUTE_PHONE
+                        ? "Content-Type must be application/json"
+                        : "Content-Type must be application/json or application/x-ndjson");
+  }
+  body_encoding enc;
+  if (body_encoding_parse(hs_header(c, MHD_HTTP_HEADER_CONTENT_ENCODING), &enc)) {
+    hs_count_error(s, HS_ERR_MEDIA_TYPE);
+    return hs_error(r, 415, "unsupported_media_type",
+                    "Content-Encoding must be gzip, deflate or identity");
+  }
+  unsigned long long length = 0;
+  const char *cl = hs_header(c, MHD_HTTP_HEADER_CONTENT_LENGTH);
+  if (cl) {
+    char *end;
+    length = strtoull(cl, &end, 10);
+    if (length > s->max_body) {
+      char detail[96];
+      snprintf(detail, sizeof detail, "body of %llu bytes is over max_body_size (%zu bytes)",
+               length, s->max_body);
+      hs_count_error(s, HS_ERR_TOO_LARGE);
+      return hs_error(r, 413, "body_too_large", detail);
+    }
+  }
+  body_init(&r->body, s->max_body, enc, (size_t)length);
+  r->phase = PH_BODY;
+  return MHD_YES;
+}
+
+/* A refusal found mid-body cannot be queued before libmicrohttpd has read the body, so
+ * the rest is read and thrown away (never more than max_body_size on the wire) and the
+ * answer goes out at the end; past that bound the connection is closed. */
+static void hs_refuse_later(hs_request *r, int status, const char *error,
+                            hs_error_class cls, const char *detail) {
+  r->phase = PH_DISCARD;
+  r->pending_status = status;
+  r->pending_error = error;
+  snprintf(r->pending_detail, sizeof r->pending_detail, "%s", detail);
+  hs_count_error(r->s, cls);
+  size_t wire = r->body.wire_bytes;
+  body_free(&r->body);
+  r->body.wire_bytes = wire;
+}
+
+static enum MHD_Result hs_close(hs_request *r, int status, const char *why) {
+  hs_state *s = r->s;
+  s->host->log(s->stage, SD_LOG_INFO, "closing connection without an answer (%d): %s",
+               status, why);
+  r->phase = PH_DONE;
+  r->answered_status = status;
+  hs_count_status(s, status);
+  return MHD_NO;
+}
+
+static enum MHD_Result hs_upload(hs_state *s, hs_request *r, const char *data, size_t len) {
+  s->host->metric_add(s->bytes, (double)len);
+  if (s->host->now_mono_ns() - r->start_ns > s->request_timeout_ns)
+    return hs_close(r, 408, "request_timeout passed while receiving the body");
+  if (r->phase == PH_DISCARD) {
+    r->body.wire_bytes += len;
+    if (r->body.wire_bytes > s->max_body)
+      return hs_close(r, r->pending_status, "refused body goes on past max_body_size");
+    return MHD_YES;
+  }
+  char detail[160];
+  switch (body_append(&r->body, data, len)) {
+  case BODY_OK:
+    return MHD_YES;
+  case BODY_TOO_LARGE:
+    snprintf(detail, sizeof detail, "body is over max_body_size (%zu bytes)%s", s->max_body,
+             r->body.encoding == BODY_GZIP ? " once inflated" : "");
+    if (r->body.wire_bytes > s->max_body) {
+      hs_count_error(s, HS_ERR_TOO_LARGE);
+      return hs_close(r, 413, detail);
+    }
+    hs_refuse_later(r, 413, "body_too_large", HS_ERR_TOO_LARGE, detail);
+    return MHD_YES;
+  case BODY_BAD_ENCODING:
+    snprintf(detail, sizeof detail, "cannot inflate the body: %s", r->body.why);
+    hs_refuse_later(r, 400, "bad_encoding", HS_ERR_ENCODING, detail);
+    return MHD_YES;
+  case BODY_NO_MEMORY:
+    break;
+  }
+  hs_refuse_later(r, 500, "internal", HS_ERR_INTERNAL, "out of memory receiving the body");
+  return MHD_YES;
+}
+
+static hs_error_class hs_class_of(const ing_error *e) {
+  if (!strcmp(e->class_name, "json")) return HS_ERR_JSON;
+  if (!strcmp(e->class_name, "schema")) return HS_ERR_SCHEMA;
+  return HS_ERR_INTERNAL;
+}
+
+/* The whole body is in: parse it into one batch, emit it, answer (or wait for the ack). */
+static enum MHD_Result hs_finish(hs_state *s, hs_request *r) {
+  if (r->phase == PH_DISCARD)
+    return hs_error(r, r->pending_status, r->pending_error, r->pending_detail);
+  if (body_finish(&r->body) != BODY_OK) {
+    hs_count_error(s, HS_ERR_ENCODING);
+    char detail[160];
+    snprintf(detail, sizeof detail, "cannot inflate the body: %s", r->body.why);
+    return hs_error(r, 400, "bad_encoding", detail);
+  }
+  if (r->body.len == 0) {
+    hs_count_error(s, HS_ERR_JSON);
+    return hs_error(r, 400, "invalid_json", "the body is empty");
+  }
+  hs_batch_ctx bc = {.host = s->host,
+                     .batch = s->host->batch_new(s->stage, r->body.len / 160 + 1)};
+  if (!bc.batch) {
+    hs_count_error(s, HS_ERR_INTERNAL);
+    return hs_error(r, 500, "internal", "out of memory for a new batch");
+  }
+  rb_builder b = {.ctx = &bc, .record_begin = hb_begin, .field_null = hb_null,
+                  .field_bool = hb_bool, .field_int = hb_int, .field_double = hb_double,
+                  .field_string = hb_string};
+  ing_summary sum;
+  ing_error err;
+  int64_t received = s->host->now_wall_ns();
+  int rc = r->route == ROUTE_PHONE
+               ? ing_parse_sensorlogger(r->body.data, r->body.len, received, &b, &sum, &err)
+               : ing_parse_records(r->body.data, r->body.len, &s->records_opts, received, &b,
+                                   &sum, &err);
+  body_free(&r->body);
+  if (rc) {
+    s->host->batch_free(bc.batch);
+    hs_count_error(s, hs_class_of(&err));
+    return hs_error(r, err.status, err.error, err.detail);
+  }
+  if (sum.test_push) s->host->metric_add(s->test_pushes, 1);
+  if (sum.records == 0 || (sum.test_push && !s->pass_test_push)) {
+    s->host->batch_free(bc.batch);
+    return hs_ok(r, sum.reply, sum.reply_len);
+  }
+  if (s->ack_delivered) {
+    atomic_fetch_add(&r->refs, 1);
+    atomic_fetch_add(&s->pending_acks, 1);
+  }
+  sd_result er = s->host->emit(s->stage, bc.batch, s->ack_delivered ? hs_on_ack : NULL, r);
+  if (er != SD_OK) {
+    if (s->ack_delivered) {
+      atomic_fetch_sub(&s->pending_acks, 1);
+      atomic_fetch_sub(&r->refs, 1);
+    }
+    s->host->batch_free(bc.batch);
+    ing_summary_free(&sum);
+    if (er == SD_BUSY)
+      return hs_error(r, 503, "busy", "downstream queue is full; nothing was accepted, "
+                                      "send the batch again later");
+    return hs_error(r, 500, "internal", "the pipeline refused the batch");
+  }
+  s->host->metric_add(s->readings, (double)sum.records);
+  if (!s->ack_delivered) return hs_ok(r, sum.reply, sum.reply_len);
+  r->reply = sum.reply;
+  r->reply_len = sum.reply_len;
+  r->phase = PH_WAIT_ACK;
+  pthread_mutex_lock(&s->lock);
+  int ready = r->acked;
+  if (!ready && s->draining) {
+    r->shut_down = 1;
+    ready = 1;
+  }
+  if (!ready) {
+    MHD_suspend_connection(r->conn);
+    r->suspended = 1;
+    r->next = s->waiting;
+    if (s->waiting) s->waiting->prev = r;
+    s->waiting = r;
+    s->host->metric_add(s->awaiting_ack, 1);
+  }
+  pthread_mutex_unlock(&s->lock);
+  return ready ? hs_answer_ack(r) : MHD_YES;
+}
+
+static enum MHD_Result hs_handle(void *cls, struct MHD_Connection *conn, const char *url,
+                                 const char *method, const char *version,
+                                 const char *upload_data, size_t *upload_size,
+                                 void **con_cls) {
+  hs_state *s = cls;
+  hs_request *r = *con_cls;
+  (void)version;
+  if (!r) {
+    r = calloc(1, sizeof *r);
+    if (!r) return MHD_NO;
+    r->s = s;
+    r->conn = conn;
+    r->start_ns = s->host->now_mono_ns();
+    atomic_init(&r->refs, 1);
+    *con_cls = r;
+    return hs_begin(s, r, url, method);
+  }
+  if (*upload_size) {
+    size_t len = *upload_size;
+    *upload_size = 0;
+    if (r->phase == PH_DONE) return MHD_YES;
+    return hs_upload(s, r, upload_data, len);
+  }
+  switch (r->phase) {
+  case PH_BODY:
+  case PH_DISCARD:
+    return hs_finish(s, r);
+  case PH_WAIT_ACK:
+    return hs_answer_ack(r);
+  case PH_DONE:
+    break;
+  }
+  return MHD_YES;
+}
+
+static void hs_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
+                         enum MHD_RequestTerminationCode toe) {
+  hs_state *s = cls;
+  hs_request *r = *con_cls;
+  (void)conn;
+  (void)toe;
+  if (!r) return;
+  *con_cls = NULL;
+  if (!r->answered_status) hs_count_status(s, 0);
+  s->host->metric_observe(s->duration, (double)(s->host->now_mono_ns() - r->start_ns) / 1e9);
+  hs_request_unref(r);
+}
+
+int hs_server_start(hs_state *s) {
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ERROR_LOG |
+                   MHD_ALLOW_SUSPEND_RESUME;
+  if (s->addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+  struct MHD_OptionItem opts[] = {
+      {MHD_OPTION_SOCK_ADDR, 0, &s->addr},
+      {MHD_OPTION_CONNECTION_LIMIT, s->max_connections, NULL},
+      {MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout_s, NULL},
+      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)hs_completed, s},
+      {s->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, s->threads, NULL},
+      {MHD_OPTION_END, 0, NULL}};
+  /* The logger goes first so that libmicrohttpd routes every message through it. */
+  s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, hs_handle, s, MHD_OPTION_EXTERNAL_LOGGER,
+                               hs_mhd_log, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+  if (!s->daemon) {
+    s->host->log(s->stage, SD_LOG_ERROR, "cannot listen on %s (address in use or not "
+                                         "permitted?)", s->listen);
+    return -1;
+  }
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  s->host->log(s->stage, SD_LOG_INFO,
+               "listening on %s (port %u), %zu push path(s)%s%s, ack=%s, auth=%s", s->listen,
+               info ? (unsigned)info->port : 0u, s->path_count,
+               s->records_path ? ", records at " : "", s->records_path ? s->records_path : "",
+               s->ack_delivered ? "delivered" : "accepted", s->token ? "on" : "off");
+  return 0;
+}
+
+void hs_server_stop(hs_state *s, int64_t deadline_mono_ns) {
+  if (!s->daemon) return;
+  pthread_mutex_lock(&s->lock);
+  s->draining = 1;
+  pthread_mutex_unlock(&s->lock);
+  /* Connections waiting for their ack get it if it comes before the deadline. */
+  struct timespec pause = {.tv_sec = 0, .tv_nsec = 10 * 1000 * 1000};
+  for (;;) {
+    pthread_mutex_lock(&s->lock);
+    int waiting = s->waiting != NULL;
+    pthread_mutex_unlock(&s->lock);
+    if (!waiting || s->host->now_mono_ns() >= deadline_mono_ns) break;
+    nanosleep(&pause, NULL);
+  }
+  pthread_mutex_lock(&s->lock);
+  while (s->waiting) {
+    hs_request *r = s->waiting;
+    hs_unlink_waiting(s, r);
+    r->suspended = 0;
+    r->shut_down = 1;
+    s->shutdown_answers_due++;
+    s->host->metric_add(s->awaiting_ack, -1);
+    MHD_resume_connection(r->conn);
+  }
+  pthread_mutex_unlock(&s->lock);
+  /* Give the resumed connections a moment to send their 503 before closing them all. */
+  for (int i = 0; i < 100; i++) {
+    pthread_mutex_lock(&s->lock);
+    int due = s->shutdown_answers_due;
+    pthread_mutex_unlock(&s->lock);
+    if (!due) break;
+    nanosleep(&pause, NULL);
+  }
+  MHD_stop_daemon(s->daemon);
+  s->daemon = NULL;
+}

@@ -1,0 +1,79 @@
+#!/usr/bin/env bash
+# Pipeline-level errors through `sensord -t`: unknown input, cycles, wrong kinds, missing
+# plugin and plugin key, several at once; and a clean file says "configuration ok".
+. "$(dirname "$0")/../lib.sh"
+cd "$T_DIR"
+PD=$SENSORD_PLUGIN_DIR
+
+check() { # ini-text expected-stderr
+  printf '%s\n' "$1" > p.ini
+  local out rc=0
+  out=$("$SENSORD_BIN" -t -c p.ini -p "$PD" 2>&1 >/dev/null) || rc=$?
+  assert_eq 1 "$rc" "exit code"
+  assert_eq "$2" "$out" "errors"
+}
+
+check '[gen]
+plugin = source_gen
+
+[out]
+plugin = sink_null
+inputs = gen, nothere' 'p.ini:6: stage "out": input "nothere" names no stage (stages: gen, out)'
+
+check '[a]
+plugin = fx_passthru_missing
+inputs = b' "p.ini:2: stage \"a\": plugin \"fx_passthru_missing\": no fx_passthru_missing.so in $PD (sensord --list-plugins shows what is there)
+p.ini:3: stage \"a\": input \"b\" names no stage (stages: a)"
+
+check '[gen]
+plugin = source_gen
+inputs = out
+
+[out]
+plugin = sink_null' 'p.ini:3: stage "gen": input "out" is a sink (sink_null), which has no output: use a source or query stage
+p.ini:3: stage "gen" (source_gen): a source takes no inputs: remove inputs
+p.ini:5: stage "out" (sink_null): a sink stage needs inputs: add inputs = STAGE[, STAGE…]'
+
+check '[x]
+rate = 5' 'p.ini:1: stage "x": key "plugin": required key is missing: add plugin = NAME (sensord --list-plugins shows what is there)'
+
+check '[sensord]
+admin_listen = off' 'p.ini: no stages: add a section such as [gen] with plugin = source_gen'
+
+# Cycles need query stages: link the fixture query beside the real plugins.
+mkdir -p plugins
+for p in source_gen sink_null; do ln -sf "$PD/$p.so" plugins/; done
+ln -sf "$SENSORD_ROOT/$BUILD/fixtures/fx_passthru.so" plugins/
+PD=$T_DIR/plugins
+check '[gen]
+plugin = source_gen
+
+[a]
+plugin = fx_passthru
+inputs = gen, b
+
+[b]
+plugin = fx_passthru
+inputs = a
+
+[out]
+plugin = sink_null
+inputs = b' 'p.ini:6: stage "a": inputs form a cycle: a -> b -> a'
+
+check '[loop]
+plugin = fx_passthru
+inputs = loop' 'p.ini:3: stage "loop": inputs form a cycle: loop -> loop'
+
+# Key errors of several stages come all at once, each naming its stage and plugin.
+printf '[gen]\nplugin = source_gen\nrate = fast\nbatch_sise = 3\n\n[out]\nplugin = sink_null\ninputs = gen\non_full = maybe\n' > p.ini
+out=$("$SENSORD_BIN" -t -c p.ini -p "$PD" 2>&1 >/dev/null) && fail "-t accepted bad keys"
+assert_eq 3 "$(grep -c '^p.ini:' <<<"$out")" "three key errors reported together: $out"
+assert_contains "$out" 'p.ini:3: stage "gen" (source_gen): key "rate": ' "rate error"
+assert_contains "$out" 'p.ini:4: stage "gen" (source_gen): key "batch_sise": ' "typo error"
+assert_contains "$out" 'p.ini:9: stage "out" (sink_null): key "on_full": ' "enum error"
+
+# A clean pipeline.
+printf '[gen]\nplugin = source_gen\n\n[a]\nplugin = fx_passthru\ninputs = gen\n\n[out]\nplugin = sink_null\ninputs = a, gen\n' > ok.ini
+out=$("$SENSORD_BIN" -t -c ok.ini -p "$PD")
+assert_eq "ok.ini: configuration ok (3 stages, plugins from $PD)" "$out" "clean check"
+echo ok

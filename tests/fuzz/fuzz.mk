@@ -1,0 +1,44 @@
+# libFuzzer targets, run by `make fuzz` (= make -f tests/fuzz/fuzz.mk BUILD=... fuzz).
+# Each target is built with clang -fsanitize=fuzzer,address,undefined into $(BUILD)/fuzz,
+# seeded from the Sensor Logger samples (plain and gzip'd), and run for FUZZ_TIME seconds;
+# any crash, leak or sanitizer report fails the make.
+
+BUILD     ?= build
+FUZZ_TIME ?= 60
+CLANG     ?= clang
+FUZZ_DIR  := $(BUILD)/fuzz
+FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude \
+  -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+
+SAMPLES := $(wildcard tests/data/sensorlogger/*.json)
+
+# ---- source_http: body parsers and the gzip body buffer -----------------------------
+SOURCE_HTTP_FUZZ_SRCS := tests/fuzz/fuzz_source_http.c plugins/source_http/ingest.c \
+  plugins/source_http/body.c
+
+$(FUZZ_DIR)/fuzz_source_http: $(SOURCE_HTTP_FUZZ_SRCS) $(wildcard plugins/source_http/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ $(SOURCE_HTTP_FUZZ_SRCS) -ljansson -lz
+
+# Seeds: every sample as sent, gzip'd, and as NDJSON flat records.
+$(FUZZ_DIR)/seeds_source_http/.stamp: $(SAMPLES)
+	@rm -rf $(dir $@) && mkdir -p $(dir $@)
+	@for f in $(SAMPLES); do b=$$(basename $$f .json); cp $$f $(dir $@)$$b.json; \
+	  gzip -9nc $$f > $(dir $@)$$b.json.gz; done
+	@printf '{"name":"a","time":1,"x":0.5,"deviceId":"d"}\n{"time":"7","o":{"k":[1]}}\n' \
+	  > $(dir $@)records.ndjson
+	@printf '[{"time":9223372036854775807,"b":true,"n":null}]' > $(dir $@)records.json
+	@touch $@
+
+fuzz-source_http: $(FUZZ_DIR)/fuzz_source_http $(FUZZ_DIR)/seeds_source_http/.stamp
+	@mkdir -p $(FUZZ_DIR)/corpus_source_http $(FUZZ_DIR)/artifacts
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(FUZZ_DIR)/fuzz_source_http -max_total_time=$(FUZZ_TIME) -timeout=10 \
+	  -rss_limit_mb=2048 -print_final_stats=1 -dict=tests/fuzz/source_http.dict \
+	  -artifact_prefix=$(FUZZ_DIR)/artifacts/source_http- \
+	  $(FUZZ_DIR)/corpus_source_http $(FUZZ_DIR)/seeds_source_http
+
+FUZZ_RUNS := fuzz-source_http
+
+.PHONY: fuzz $(FUZZ_RUNS)
+fuzz: $(FUZZ_RUNS)

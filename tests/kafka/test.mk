@@ -1,0 +1,11 @@
+# Kafka plugins: unit suites, the mock broker tool the shell tests drive, and its rule.
+UNIT_TESTS += test_kafka_json
+test_kafka_json_SRCS := tests/kafka/test_kafka_json.c plugins/sink_kafka/kafka_json.c
+test_kafka_json_LIBS := -ljansson -lm
+
+$(BUILD)/tests-tools/mock_broker: tests/kafka/mock_broker.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CFLAGS) $(LDFLAGS) -o $@ $< -lrdkafka
+
+# Built with the tests (order-only: not linked into the suite).
+$(BUILD)/tests/test_kafka_json: | $(BUILD)/tests-tools/mock_broker
