@@ -212,6 +212,9 @@ void ql_engine_ingest(ql_engine *e, const char *topic, const sd_record_view *rec
   int64_t rowtime_ms = ns_to_ms(record->timestamp_ns);
   for (ql_stream *s = e->streams; s; s = s->next) {
     if (t && strcmp(s->topic, t)) continue;
+    /* Pending replays go first, before this record's retention can evict what they need. */
+    for (ql_query *q = s->queries; q; q = q->next)
+      if (q->replay_pending && !q->ended) replay(q);
     s->next_seq++;
     s->records++;
     size_t errors = ql_stream_decode(s, record);
@@ -219,12 +222,7 @@ void ql_engine_ingest(ql_engine *e, const char *topic, const sd_record_view *rec
     e->deser_errors += errors;
     ql_stream_retain(s, record->timestamp_ns, e->limits.retain_bytes);
     for (ql_query *q = s->queries; q; q = q->next) {
-      if (q->ended) continue;
-      if (q->replay_pending) {
-        replay(q);
-        if (q->ended) continue;
-      }
-      run_row(q, s->row, rowtime_ms);
+      if (!q->ended) run_row(q, s->row, rowtime_ms);
     }
   }
   pthread_mutex_unlock(&e->lock);

@@ -258,6 +258,13 @@ static void arith(const ql_expr *e, const sd_value *a, const sd_value *b, sd_val
 
 /* ---- Evaluation ------------------------------------------------------------------------------ */
 int ql_eval_true(const ql_expr *e, ql_eval_ctx *c) {
+  /* The commonest filter, column = 'text', without the tree walk. */
+  if (e->op == QL_E_EQ && e->args[0]->op == QL_E_COL && e->args[1]->op == QL_E_LIT &&
+      e->args[1]->lit.type == SD_STRING) {
+    const sd_value *a = &c->row[e->args[0]->index], *b = &e->args[1]->lit;
+    return a->type == SD_STRING && a->as.s.len == b->as.s.len &&
+           (a->as.s.len == 0 || !memcmp(a->as.s.ptr, b->as.s.ptr, a->as.s.len));
+  }
   sd_value v;
   ql_eval(e, c, &v);
   return v.type == SD_BOOL && v.as.i;

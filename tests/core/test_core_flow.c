@@ -78,6 +78,20 @@ static int wait_for(atomic_llong *value, long long want, int ms) {
   return 0;
 }
 
+/* A sink whose process() keeps the delivery for the test to complete by hand. */
+static sd_delivery *kept;
+static sd_result keep_process(void *state, sd_delivery *d) {
+  (void)state;
+  kept = d;
+  return SD_OK;
+}
+
+static const sd_plugin_descriptor source_desc = {SD_DESCRIPTOR_HEADER, .name = "src",
+                                                 .kind = SD_KIND_SOURCE};
+static const sd_plugin_descriptor manual_sink = {SD_DESCRIPTOR_HEADER, .name = "manual",
+                                                 .kind = SD_KIND_SINK, .process = keep_process};
+
+/* Dequeues like the stage thread and runs process() on this thread. */
 static sd_delivery *take(sd_stage *st) {
   sd_stage **resume;
   size_t n;
@@ -85,13 +99,11 @@ static sd_delivery *take(sd_stage *st) {
   sd_delivery *d = flow_dequeue_locked(st, &resume, &n);
   pthread_mutex_unlock(&st->mu);
   flow_resume_producers(resume, n);
-  return d;
+  ck_assert_ptr_nonnull(d);
+  kept = NULL;
+  flow_process(st, d);
+  return kept;
 }
-
-static const sd_plugin_descriptor source_desc = {SD_DESCRIPTOR_HEADER, .name = "src",
-                                                 .kind = SD_KIND_SOURCE};
-static const sd_plugin_descriptor manual_sink = {SD_DESCRIPTOR_HEADER, .name = "manual",
-                                                 .kind = SD_KIND_SINK};
 
 /* ---- concurrent producers into a bounded, blocking queue --------------------------- */
 static atomic_llong consumed_records, over_limit;
@@ -261,7 +273,7 @@ START_TEST(ack_waits_for_children) {
   stage_connect(src, query_stage);
   stage_connect(query_stage, sink);
   ck_assert_int_eq(flow_emit(src, records(src, 3), on_ack, &acks), SD_OK);
-  flow_process(query_stage, take(query_stage));
+  ck_assert_ptr_null(take(query_stage)); /* completed inside process() */
   ck_assert_uint_eq(sink->q_batches, 2);
   ck_assert_uint_eq(query_stage->in_flight, 0);
   ck_assert_int_eq(atomic_load(&acks.calls), 0);
@@ -308,7 +320,7 @@ START_TEST(process_error_fails_the_batch) {
   sd_stage *sink = make_stage("sink", &failing_sink, 100, ON_FULL_BLOCK);
   stage_connect(src, sink);
   flow_emit(src, records(src, 1), on_ack, &acks);
-  flow_process(sink, take(sink));
+  ck_assert_ptr_null(take(sink));
   ck_assert_int_eq(atomic_load(&acks.last), SD_STATUS_FAIL);
   ck_assert_int_eq(metrics_value(sink->m.errors_process), 1);
   teardown();

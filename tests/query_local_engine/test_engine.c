@@ -4,6 +4,7 @@
 #include "test_support.h"
 
 #include <check.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -745,6 +746,401 @@ START_TEST(quoted_identifiers_and_keys) {
 }
 END_TEST
 
+
+/* ---- Windows: boundaries, hopping overlap, late rows, grace, emit interval ---------------- */
+static ql_engine *window_engine(int64_t emit_interval_ns, int64_t grace_ns) {
+  ql_limits l = {.max_push_queries = 100, .emit_interval_ns = emit_interval_ns,
+                 .grace_ns = grace_ns, .default_topic = "smartphone-sensor-data"};
+  ql_engine *e = ql_engine_new(&l);
+  free(ts_execute(e, sensor_ddl));
+  return e;
+}
+
+#define MS 1000000LL
+
+START_TEST(window_tumbling_boundaries) {
+  ql_engine *e = window_engine(0, 0);
+  ts_rows rows = {0};
+  ql_query *q = start(e, "SELECT deviceId, COUNT(*) AS n, SUM(values_x) AS sx, AVG(values_x), "
+                         "MIN(values_x), MAX(values_x), LATEST_BY_OFFSET(name), "
+                         "EARLIEST_BY_OFFSET(name), WINDOWSTART, WINDOWEND FROM "
+                         "smartphone_sensor_stream WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY "
+                         "deviceId EMIT CHANGES;", &rows);
+  ck_assert_str_eq(ql_query_column_name(q, 1), "N");
+  ck_assert_str_eq(ql_query_column_type(q, 1), "BIGINT");
+  ck_assert_str_eq(ql_query_column_name(q, 3), "KSQL_COL_0");
+  ck_assert_str_eq(ql_query_column_type(q, 3), "DOUBLE");
+  ck_assert_str_eq(ql_query_column_name(q, 8), "WINDOWSTART");
+  reading(e, 1000 * MS, "a", "d1", 1.0);  /* first instant of [1000,2000) */
+  reading(e, 1999 * MS, "b", "d1", 3.0);  /* last instant of it */
+  reading(e, 2000 * MS, "c", "d1", 10.0); /* the next window */
+  reading(e, 2500 * MS, "d", "d2", 5.0);  /* another key */
+  ck_assert_int_eq(rows.count, 4);
+  ck_assert_str_eq(rows.lines[0], "[\"d1\",1,1.0,1.0,1.0,1.0,\"a\",\"a\",1000,2000]");
+  ck_assert_str_eq(rows.lines[1], "[\"d1\",2,4.0,2.0,1.0,3.0,\"b\",\"a\",1000,2000]");
+  ck_assert_str_eq(rows.lines[2], "[\"d1\",1,10.0,10.0,10.0,10.0,\"c\",\"c\",2000,3000]");
+  ck_assert_str_eq(rows.lines[3], "[\"d2\",1,5.0,5.0,5.0,5.0,\"d\",\"d\",2000,3000]");
+  ck_assert_int_eq(rows.rowtime_ns[1], 1999 * MS);
+  ql_query_stop(q);
+  ts_rows_free(&rows);
+  ql_engine_free(e);
+}
+END_TEST
+
+START_TEST(window_hopping_overlap) {
+  ql_engine *e = window_engine(0, 0);
+  ts_rows rows = {0};
+  ql_query *q = start(e, "SELECT deviceId, COUNT(*), WINDOWSTART AS ws, WINDOWEND AS we FROM "
+                         "smartphone_sensor_stream WINDOW HOPPING (SIZE 10 SECONDS, ADVANCE BY 5 "
+                         "SECONDS, GRACE PERIOD 1 SECOND) GROUP BY deviceId EMIT CHANGES;", &rows);
+  reading(e, 7000 * MS, "a", "d1", 1);  /* in [0,10) and [5,15) */
+  reading(e, 10000 * MS, "a", "d1", 1); /* in [5,15) and [10,20) */
+  reading(e, 4999 * MS, "a", "d1", 1);  /* [0,10) is in grace; [-5,5) closed at 6 s */
+  ck_assert_int_eq(rows.count, 5);
+  ck_assert_str_eq(rows.lines[0], "[\"d1\",1,0,10000]");
+  ck_assert_str_eq(rows.lines[1], "[\"d1\",1,5000,15000]");
+  ck_assert_str_eq(rows.lines[2], "[\"d1\",2,5000,15000]");
+  ck_assert_str_eq(rows.lines[3], "[\"d1\",1,10000,20000]");
+  ck_assert_str_eq(rows.lines[4], "[\"d1\",2,0,10000]");
+  ql_stats st;
+  ql_engine_stats(e, &st);
+  ck_assert_int_eq(st.late_records, 1);
+  ql_query_stop(q);
+  ts_rows_free(&rows);
+  ql_engine_free(e);
+}
+END_TEST
+
+START_TEST(window_late_rows_and_grace) {
+  ql_engine *e = window_engine(0, 0);
+  ts_rows rows = {0}, g = {0};
+  ql_query *q = start(e, "SELECT deviceId, COUNT(*), WINDOWSTART FROM smartphone_sensor_stream "
+                         "WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY deviceId EMIT CHANGES;", &rows);
+  ql_query *qg = start(e, "SELECT deviceId, COUNT(*), WINDOWSTART FROM smartphone_sensor_stream "
+                          "WINDOW TUMBLING (SIZE 1 SECOND, GRACE PERIOD 2 SECONDS) GROUP BY "
+                          "deviceId EMIT CHANGES;", &g);
+  reading(e, 500 * MS, "a", "d1", 1);
+  reading(e, 1000 * MS, "a", "d1", 1); /* stream time 1000: [0,1000) closes without grace */
+  reading(e, 999 * MS, "a", "d1", 1);  /* late for no grace; within the 2 s grace */
+  reading(e, 3000 * MS, "a", "d1", 1); /* stream time 3000: [0,1000) closes with grace too */
+  reading(e, 998 * MS, "a", "d1", 1);  /* late for both */
+  reading(e, 2999 * MS, "a", "d1", 1); /* [2000,3000) closed at 3000 without grace */
+  ck_assert_int_eq(rows.count, 3);
+  ck_assert_str_eq(rows.lines[0], "[\"d1\",1,0]");
+  ck_assert_str_eq(rows.lines[1], "[\"d1\",1,1000]");
+  ck_assert_str_eq(rows.lines[2], "[\"d1\",1,3000]");
+  ck_assert_int_eq(g.count, 5);
+  ck_assert_str_eq(g.lines[0], "[\"d1\",1,0]");
+  ck_assert_str_eq(g.lines[1], "[\"d1\",1,1000]");
+  ck_assert_str_eq(g.lines[2], "[\"d1\",2,0]");
+  ck_assert_str_eq(g.lines[3], "[\"d1\",1,3000]");
+  ck_assert_str_eq(g.lines[4], "[\"d1\",1,2000]");
+  ql_stats st;
+  ql_engine_stats(e, &st);
+  ck_assert_int_eq(st.late_records, 4); /* 999, 998, 2999 without grace; 998 with it */
+  ql_query_stop(q);
+  ql_query_stop(qg);
+  ts_rows_free(&rows);
+  ts_rows_free(&g);
+  ql_engine_free(e);
+}
+END_TEST
+
+START_TEST(window_emit_interval_having_groupby) {
+  ql_engine *e = window_engine(1000 * MS, 60000 * MS);
+  ts_rows rows = {0}, plain = {0};
+  ql_query *q = start(e, "SELECT deviceId, COUNT(*) AS n, AVG(values_x) * 2 AS ax2 FROM "
+                         "smartphone_sensor_stream WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY "
+                         "deviceId HAVING COUNT(*) >= 2 EMIT CHANGES;", &rows);
+  ql_query *p = start(e, "SELECT UCASE(name) AS nm, COUNT(*) FROM smartphone_sensor_stream GROUP "
+                         "BY UCASE(name) EMIT CHANGES;", &plain);
+  reading(e, 1000 * MS, "a", "d1", 1);
+  reading(e, 2000 * MS, "a", "d1", 2);
+  reading(e, 3000 * MS, "b", "d1", 3);
+  reading(e, 3000 * MS, "b", "d2", 3);
+  ck_assert_int_eq(rows.count, 0); /* nothing before the emit interval */
+  ql_engine_tick(e, 5000 * MS);
+  ck_assert_int_eq(rows.count, 1); /* d2 has one row: HAVING filters it */
+  ck_assert_str_eq(rows.lines[0], "[\"d1\",3,4.0]");
+  ck_assert_int_eq(plain.count, 2);
+  ck_assert_str_eq(plain.lines[0], "[\"A\",2]");
+  ck_assert_str_eq(plain.lines[1], "[\"B\",2]");
+  reading(e, 4000 * MS, "a", "d1", 6);
+  ql_engine_tick(e, 5500 * MS); /* interval not yet over */
+  ck_assert_int_eq(rows.count, 1);
+  ql_engine_tick(e, 6000 * MS);
+  ck_assert_int_eq(rows.count, 2);
+  ck_assert_str_eq(rows.lines[1], "[\"d1\",4,6.0]");
+  ql_engine_tick(e, 9000 * MS); /* nothing changed: nothing sent */
+  ck_assert_int_eq(rows.count, 2);
+  ql_query_stop(q);
+  ql_query_stop(p);
+  ts_rows_free(&rows);
+  ts_rows_free(&plain);
+  ql_engine_free(e);
+}
+END_TEST
+
+/* ---- Retention and earliest ------------------------------------------------------------ */
+static int notified;
+static void on_notify(void *ctx) {
+  (void)ctx;
+  notified++;
+}
+
+START_TEST(retention_earliest_and_pull) {
+  ql_limits l = {.max_push_queries = 10, .retain_records = 3, .retain_age_ns = 10000 * MS};
+  ql_engine *e = ql_engine_new(&l);
+  ql_engine_set_notify(e, on_notify, NULL);
+  free(ts_execute(e, sensor_ddl));
+  for (int k = 1; k <= 5; k++) reading(e, k * 1000 * MS, "a", "d", k);
+  ts_rows rows = {0}, pull = {0}, latest = {0};
+  ql_error err = {0};
+  ql_query_opts earliest = {.earliest = 1, .ad_hoc = 1};
+  notified = 0;
+  ql_query *q = ql_query_start(e, "SELECT values_x FROM smartphone_sensor_stream EMIT CHANGES;",
+                               &earliest, ts_on_row, ts_on_end, &rows, &err);
+  ck_assert_ptr_nonnull(q);
+  ql_query *l2 = start(e, "SELECT values_x FROM smartphone_sensor_stream EMIT CHANGES;", &latest);
+  ck_assert_int_eq(notified, 1);
+  ck_assert_int_eq(rows.count, 0); /* never from inside ql_query_start */
+  ql_engine_tick(e, 6000 * MS);
+  ck_assert_int_eq(rows.count, 3);
+  ck_assert_str_eq(rows.lines[0], "[3.0]");
+  ck_assert_str_eq(rows.lines[2], "[5.0]");
+  reading(e, 6000 * MS, "a", "d", 6);
+  ck_assert_int_eq(rows.count, 4);
+  ck_assert_str_eq(rows.lines[3], "[6.0]");
+  ck_assert_int_eq(latest.count, 1);
+  /* a pull query (no EMIT CHANGES) replays what is retained and ends */
+  ql_query *p = start(e, "SELECT values_x FROM smartphone_sensor_stream WHERE values_x > 4;", &pull);
+  ck_assert(ql_query_is_pull(p));
+  ck_assert_str_eq(ql_query_sql(p), "SELECT values_x FROM smartphone_sensor_stream WHERE "
+                                    "values_x > 4;");
+  reading(e, 7000 * MS, "a", "d", 7); /* replay happens first, live rows are not its business */
+  ck_assert_int_eq(pull.count, 2);
+  ck_assert_str_eq(pull.lines[0], "[5.0]");
+  ck_assert_str_eq(pull.lines[1], "[6.0]");
+  ck_assert_int_eq(pull.ended, 1);
+  ck_assert_str_eq(pull.reason, "Query Completed");
+  /* earliest replay started before a live record arrives: replay first, then live */
+  ts_rows r2 = {0};
+  ql_query *q2 = ql_query_start(e, "SELECT values_x FROM smartphone_sensor_stream EMIT CHANGES;",
+                                &earliest, ts_on_row, ts_on_end, &r2, &err);
+  reading(e, 8000 * MS, "a", "d", 8);
+  ck_assert_int_eq(r2.count, 4);
+  ck_assert_str_eq(r2.lines[0], "[5.0]");
+  ck_assert_str_eq(r2.lines[3], "[8.0]");
+  /* age: everything older than now - 10 s goes */
+  ql_engine_tick(e, 16500 * MS);
+  ts_rows r3 = {0};
+  ql_query *q3 = ql_query_start(e, "SELECT values_x FROM smartphone_sensor_stream EMIT CHANGES;",
+                                &earliest, ts_on_row, ts_on_end, &r3, &err);
+  ql_engine_tick(e, 16500 * MS);
+  ck_assert_int_eq(r3.count, 2);
+  ck_assert_str_eq(r3.lines[0], "[7.0]");
+  /* LIMIT 0 ends without rows */
+  ts_rows z = {0};
+  ql_query *qz = start(e, "SELECT values_x FROM smartphone_sensor_stream EMIT CHANGES LIMIT 0;", &z);
+  ql_engine_tick(e, 16500 * MS);
+  ck_assert_int_eq(z.count, 0);
+  ck_assert_str_eq(z.reason, "Limit Reached");
+  ql_query_stop(q);
+  ql_query_stop(q2);
+  ql_query_stop(q3);
+  ql_query_stop(qz);
+  ql_query_stop(l2);
+  ql_query_stop(p);
+  ts_rows_free(&rows);
+  ts_rows_free(&latest);
+  ts_rows_free(&pull);
+  ts_rows_free(&r2);
+  ts_rows_free(&r3);
+  ts_rows_free(&z);
+  ql_engine_free(e);
+}
+END_TEST
+
+START_TEST(retention_bytes) {
+  ql_limits l = {.retain_records = 100, .retain_bytes = 8 * 24 * 3 + 30};
+  ql_engine *e = ql_engine_new(&l);
+  free(ts_execute(e, sensor_ddl));
+  for (int k = 1; k <= 10; k++) reading(e, k * MS, "abc", "d", k); /* 8 cols + 8 string bytes */
+  ts_rows rows = {0};
+  ql_query *p = start(e, "SELECT values_x FROM smartphone_sensor_stream;", &rows);
+  ql_engine_tick(e, 0);
+  ck_assert_int_eq(rows.count, 3);
+  ck_assert_str_eq(rows.lines[0], "[8.0]");
+  ql_query_stop(p);
+  ts_rows_free(&rows);
+  ql_engine_free(e);
+}
+END_TEST
+
+/* ---- The original project's query over the sample payloads ---------------------------------- */
+static size_t ingest_file(ql_engine *e, const char *file) {
+  char path[512];
+  snprintf(path, sizeof path, "%s/%s", SAMPLES_DIR, file);
+  ts_record *recs;
+  size_t n = ts_load_samples(path, &recs);
+  ck_assert_msg(n > 0, "no records in %s", path);
+  for (size_t k = 0; k < n; k++) ql_engine_ingest(e, NULL, &recs[k].view);
+  free(recs);
+  return n;
+}
+
+START_TEST(samples_original_query) {
+  ql_engine *e = sensor_engine(0);
+  ts_rows rows = {0};
+  ql_query *q = start(e, "SELECT deviceId, time, values_x, values_y, values_z FROM "
+                         "smartphone_sensor_stream WHERE name = 'accelerometeruncalibrated' EMIT "
+                         "CHANGES;", &rows);
+  ck_assert_int_eq(ingest_file(e, "android-calibrated-1s.json"), 250);
+  ck_assert_int_eq(rows.count, 0); /* calibrated sensors only */
+  ck_assert_int_eq(ingest_file(e, "ios-uncalibrated-1s.json"), 300);
+  ingest_file(e, "mixed-sensors.json");
+  ingest_file(e, "test-push.json");
+  ck_assert_int_eq(rows.count, 100);
+  ck_assert_str_eq(rows.lines[0], "[\"cd613e30-d8f1-4adf-91b7-584a2265b1f5\",1732435201000000103,"
+                                  "-0.032632366764043644,-0.29193691135292843,"
+                                  "-1.1054725361833504]");
+  ck_assert_str_eq(rows.lines[99], "[\"cd613e30-d8f1-4adf-91b7-584a2265b1f5\",1732435201990000955,"
+                                   "0.058301422656555774,-0.24943196263739048,"
+                                   "-0.9788533561302231]");
+  ck_assert_int_eq(rows.rowtime_ns[0], 1732435201000000000LL);
+  /* every row equals the reading it came from */
+  char path[512];
+  snprintf(path, sizeof path, "%s/ios-uncalibrated-1s.json", SAMPLES_DIR);
+  ts_record *recs;
+  size_t n = ts_load_samples(path, &recs), j = 0;
+  for (size_t k = 0; k < n; k++) {
+    const sd_field *f = recs[k].view.fields;
+    if (strcmp(f[0].value.as.s.ptr, "accelerometeruncalibrated")) continue;
+    sd_value want[5];
+    for (size_t i = 0; i < recs[k].view.field_count; i++) {
+      const char *nm = f[i].name;
+      int slot = !strcmp(nm, "deviceId") ? 0 : !strcmp(nm, "time") ? 1
+                 : !strcmp(nm, "values_x") ? 2 : !strcmp(nm, "values_y") ? 3
+                 : !strcmp(nm, "values_z") ? 4 : -1;
+      if (slot >= 0) want[slot] = f[i].value;
+    }
+    char *w = ts_render(want, 5);
+    ck_assert_str_eq(rows.lines[j++], w);
+    free(w);
+  }
+  ck_assert_int_eq(j, 100);
+  free(recs);
+  ql_query_stop(q);
+  ts_rows_free(&rows);
+  ql_engine_free(e);
+}
+END_TEST
+
+START_TEST(samples_windowed_avg_per_device) {
+  ql_engine *e = window_engine(100 * MS, 0);
+  free(ts_execute(e, "SHOW STREAMS;"));
+  ts_rows rows = {0};
+  ql_query *q = start(e, "SELECT deviceId, AVG(values_x) AS ax, COUNT(*) AS n, WINDOWSTART AS ws "
+                         "FROM smartphone_sensor_stream WINDOW TUMBLING (SIZE 1 SECONDS) WHERE "
+                         "name = 'accelerometeruncalibrated' GROUP BY deviceId EMIT CHANGES;",
+                   &rows);
+  ingest_file(e, "ios-uncalibrated-1s.json");
+  ingest_file(e, "large-batch-5s.json");
+  ql_engine_tick(e, 1 * 1000 * MS); /* flush what is still open */
+  /* windows closed as stream time passed them, each flushed once with its final value */
+  static const char *const want[] = {
+      "[\"cd613e30-d8f1-4adf-91b7-584a2265b1f5\",0.02210051919080875,100,1732435201000]",
+      "[\"1e2feb89-414c-443c-9027-c4d1c386bbc4\",0.22875232182868932,100,1732435202000]",
+      "[\"1e2feb89-414c-443c-9027-c4d1c386bbc4\",0.14306272425379313,100,1732435203000]",
+      "[\"1e2feb89-414c-443c-9027-c4d1c386bbc4\",0.21973128905337197,100,1732435204000]",
+      "[\"1e2feb89-414c-443c-9027-c4d1c386bbc4\",0.19455657345638447,100,1732435205000]",
+      "[\"1e2feb89-414c-443c-9027-c4d1c386bbc4\",0.23874351448369935,100,1732435206000]"};
+  ck_assert_int_eq(rows.count, 6);
+  for (size_t k = 0; k < 6; k++) ck_assert_str_eq(rows.lines[k], want[k]);
+  ql_query_stop(q);
+  ts_rows_free(&rows);
+  ql_engine_free(e);
+}
+END_TEST
+
+/* ---- Lifecycle: leaks, threads ---------------------------------------------------------- */
+START_TEST(start_stop_1000_queries) {
+  ql_limits l = {.max_push_queries = 2000, .retain_records = 64, .emit_interval_ns = 50 * MS};
+  ql_engine *e = ql_engine_new(&l);
+  free(ts_execute(e, sensor_ddl));
+  static const char *const sqls[] = {
+      "SELECT deviceId, values_x FROM smartphone_sensor_stream WHERE name = 'a' EMIT CHANGES;",
+      "SELECT UCASE(deviceId), CONCAT(name, '-', deviceId) FROM smartphone_sensor_stream EMIT "
+      "CHANGES LIMIT 3;",
+      "SELECT deviceId, AVG(values_x), LATEST_BY_OFFSET(name) FROM smartphone_sensor_stream "
+      "WINDOW HOPPING (SIZE 2 SECONDS, ADVANCE BY 1 SECOND) GROUP BY deviceId EMIT CHANGES;",
+      "SELECT name, COUNT(*) FROM smartphone_sensor_stream GROUP BY name EMIT CHANGES;",
+      "SELECT * FROM smartphone_sensor_stream;"};
+  ql_query *live[50] = {0};
+  ts_rows rows = {0};
+  for (int k = 0; k < 1000; k++) {
+    ql_error err = {0};
+    ql_query_opts o = {.ad_hoc = 1, .earliest = k % 3 == 0};
+    int slot = k % 50;
+    if (live[slot]) ql_query_stop(live[slot]);
+    live[slot] = ql_query_start(e, sqls[k % 5], &o, ts_on_row, ts_on_end, &rows, &err);
+    ck_assert_msg(live[slot] != NULL, "%s", err.message);
+    char dev[16];
+    snprintf(dev, sizeof dev, "d%d", k % 7);
+    reading(e, (int64_t)k * 100 * MS, k % 2 ? "a" : "b", dev, k);
+    if (k % 10 == 0) ql_engine_tick(e, (int64_t)k * 100 * MS);
+    if (k % 200 == 0) {
+      ts_rows_free(&rows);
+    }
+  }
+  for (int k = 0; k < 50; k++) ql_query_stop(live[k]);
+  ql_stats st;
+  ql_engine_stats(e, &st);
+  ck_assert_int_eq(st.queries_running, 0);
+  ck_assert_int_eq(st.queries_started, 1000);
+  ts_rows_free(&rows);
+  /* a failed start leaves nothing behind either */
+  for (int k = 0; k < 100; k++) ck_assert_ptr_nonnull(start_error(e, "SELECT nope FROM nope;"));
+  ql_engine_free(e);
+}
+END_TEST
+
+static void count_row(void *ctx, const sd_value *v, size_t n, int64_t t) {
+  (void)v, (void)n, (void)t;
+  __atomic_add_fetch((long *)ctx, 1, __ATOMIC_RELAXED);
+}
+
+static void *ingest_thread(void *arg) {
+  ql_engine *e = arg;
+  for (int k = 0; k < 20000; k++) reading(e, (int64_t)k * MS, k % 2 ? "a" : "b", "d", k);
+  return NULL;
+}
+
+START_TEST(threads_ingest_while_start_stop) {
+  ql_limits l = {.max_push_queries = 100, .retain_records = 16};
+  ql_engine *e = ql_engine_new(&l);
+  free(ts_execute(e, sensor_ddl));
+  pthread_t th;
+  pthread_create(&th, NULL, ingest_thread, e);
+  long counter = 0;
+  for (int k = 0; k < 500; k++) {
+    ql_error err = {0};
+    ql_query_opts o = {.ad_hoc = 1, .earliest = k % 2};
+    ql_query *q = ql_query_start(e, "SELECT values_x FROM smartphone_sensor_stream WHERE name = "
+                                    "'a' EMIT CHANGES;", &o, count_row, NULL, &counter, &err);
+    ck_assert_ptr_nonnull(q);
+    if (k % 50 == 0) free(ts_execute(e, "SHOW QUERIES; DESCRIBE smartphone_sensor_stream;"));
+    ql_query_stop(q);
+  }
+  pthread_join(th, NULL);
+  ql_stats st;
+  ql_engine_stats(e, &st);
+  ck_assert_int_eq(st.records_in, 20000);
+  ck_assert_int_eq(st.queries_running, 0);
+  ql_engine_free(e);
+}
+END_TEST
+
 static Suite *suite(void) {
   Suite *s = suite_create("query_local_engine");
   TCase *tc = tcase_create("slice");
@@ -762,6 +1158,17 @@ static Suite *suite(void) {
   tcase_add_test(tc, deserialization);
   tcase_add_test(tc, layout_cache_shapes);
   tcase_add_test(tc, quoted_identifiers_and_keys);
+  tcase_add_test(tc, window_tumbling_boundaries);
+  tcase_add_test(tc, window_hopping_overlap);
+  tcase_add_test(tc, window_late_rows_and_grace);
+  tcase_add_test(tc, window_emit_interval_having_groupby);
+  tcase_add_test(tc, retention_earliest_and_pull);
+  tcase_add_test(tc, retention_bytes);
+  tcase_add_test(tc, samples_original_query);
+  tcase_add_test(tc, samples_windowed_avg_per_device);
+  tcase_add_test(tc, start_stop_1000_queries);
+  tcase_add_test(tc, threads_ingest_while_start_stop);
+  tcase_set_timeout(tc, 60);
   suite_add_tcase(s, tc);
   return s;
 }
