@@ -78,3 +78,10 @@ wait_log() {
   done
   fail "\"$pattern\" did not appear in $file within ${limit}s"
 }
+
+# count_lines FILE [PATTERN]: lines (matching PATTERN) in FILE; 0 when it does not exist.
+count_lines() {
+  local n
+  n=$(grep -c -- "${2:-}" "$1" 2>/dev/null) || true
+  echo "${n:-0}"
+}

@@ -29,6 +29,9 @@ plugin = source_kafka
 brokers = $MB_BOOTSTRAP
 group_id = t-source-kafka
 auto_offset_reset = earliest
+; the mock cluster makes a rejoining group wait one session timeout: keep it short
+kafka.session.timeout.ms = 6000
+kafka.heartbeat.interval.ms = 1000
 
 [out]
 plugin = sink_stdout
@@ -40,7 +43,7 @@ sd_start run1 "$T_DIR/p.ini"
 SD=$SD_PID
 wait_http "http://127.0.0.1:$ADMIN/metrics"
 for ((i = 0; i < 200; i++)); do
-  [ "$(wc -l <"$T_DIR/out1.ndjson" 2>/dev/null || echo 0)" -ge 3 ] && break
+  [ "$(count_lines "$T_DIR/out1.ndjson")" -ge 3 ] && break
   sleep 0.05
 done
 for ((i = 0; i < 100; i++)); do [ "$(metric "$ADMIN" kafka_commits_total)" -gt 0 ] && break; sleep 0.05; done
@@ -76,8 +79,8 @@ printf 'dev-d|{"n":1,"deviceId":"dev-d"}\ndev-d|{"n":2,"deviceId":"dev-d"}\n' | 
 sed -i "s|out1.ndjson|out2.ndjson|" "$T_DIR/p.ini"
 sd_start run2 "$T_DIR/p.ini"
 SD=$SD_PID
-for ((i = 0; i < 300; i++)); do
-  [ "$(wc -l <"$T_DIR/out2.ndjson" 2>/dev/null || echo 0)" -ge 2 ] && break
+for ((i = 0; i < 400; i++)); do
+  [ "$(count_lines "$T_DIR/out2.ndjson")" -ge 2 ] && break
   sleep 0.05
 done
 sleep 0.5
@@ -97,7 +100,7 @@ sd_start run3 "$T_DIR/p.ini"
 SD=$SD_PID
 wait_http "http://127.0.0.1:$ADMIN/metrics"
 for ((i = 0; i < 400; i++)); do
-  [ "$(grep -c '"seq"' "$T_DIR/out3.ndjson" 2>/dev/null || echo 0)" -ge 3000 ] && break
+  [ "$(count_lines "$T_DIR/out3.ndjson" '"seq"')" -ge 3000 ] && break
   sleep 0.05
 done
 busy=$(metric "$ADMIN" kafka_busy_total)
