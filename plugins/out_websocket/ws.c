@@ -241,7 +241,8 @@ static int ws_service(ws_conn *c, uint32_t events) {
       return -1;
     }
   }
-  for (int rounds = 0; rounds < 64; rounds++) {
+  int rounds;
+  for (rounds = 0; rounds < 64; rounds++) {
     if (!c->msg_active && !c->closing && !wslay_event_get_close_received(c->ctx)) {
       int r = hub_next_message(c->client);
       if (r == 1) {
@@ -263,6 +264,8 @@ static int ws_service(ws_conn *c, uint32_t events) {
     if (wslay_event_want_write(c->ctx) && !c->msg_active) break; /* socket full */
     if (c->msg_active) break; /* part of a message is waiting for room in the socket */
   }
+  /* Yielded to other connections with events still to go: come back on the next turn. */
+  if (rounds == 64) ws_make_ready(c);
   if (!wslay_event_want_read(c->ctx) && !wslay_event_want_write(c->ctx)) {
     ws_destroy(c);
     return -1;

@@ -66,7 +66,8 @@ struct query_ksql {
   pthread_t thread;
   int thread_running;
   atomic_int stop;
-  struct curl_slist *headers;
+  struct curl_slist *headers;     /* /query-stream */
+  struct curl_slist *ddl_headers; /* /ksql */
   /* making sure the stream exists */
   int ddl_state;
   CURL *ddl;
@@ -369,6 +370,12 @@ static CURL *kq_easy(query_ksql *q, const char *path, const char *body, char *er
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->headers);
   curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
                    (long)(q->use_http2 ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE : CURL_HTTP_VERSION_1_1));
+  if (q->use_http2) {
+    /* libcurl 7.88 does not send a request on a reused prior-knowledge HTTP/2 connection
+     * (it reports it "left intact" and the transfer hangs or fails): one connection each. */
+    curl_easy_setopt(e, CURLOPT_FRESH_CONNECT, 1L);
+    curl_easy_setopt(e, CURLOPT_FORBID_REUSE, 1L);
+  }
   curl_easy_setopt(e, CURLOPT_CONNECTTIMEOUT_MS, q->connect_timeout_ms);
   curl_easy_setopt(e, CURLOPT_NOSIGNAL, 1L);
   curl_easy_setopt(e, CURLOPT_TCP_KEEPALIVE, 1L);
@@ -478,6 +485,7 @@ static void kq_ddl_start(query_ksql *q, const char *statement) {
                    (long)(q->http_mode == KQ_HTTP_2 ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE
                                                     : CURL_HTTP_VERSION_1_1));
   curl_easy_setopt(q->ddl, CURLOPT_TIMEOUT_MS, q->request_timeout_ms);
+  curl_easy_setopt(q->ddl, CURLOPT_HTTPHEADER, q->ddl_headers);
   curl_easy_setopt(q->ddl, CURLOPT_WRITEFUNCTION, kq_on_ddl_data);
   curl_easy_setopt(q->ddl, CURLOPT_WRITEDATA, q);
   curl_easy_setopt(q->ddl, CURLOPT_PRIVATE, NULL);
@@ -639,6 +647,8 @@ static sd_result kq_init(const sd_host_api *host, sd_stage *stage, void **state)
   }
   q->headers = curl_slist_append(NULL, "Content-Type: application/json");
   q->headers = curl_slist_append(q->headers, "Accept: application/vnd.ksqlapi.delimited.v1");
+  q->ddl_headers = curl_slist_append(NULL, "Content-Type: application/json");
+  q->ddl_headers = curl_slist_append(q->ddl_headers, "Accept: application/json");
   *state = q;
   if (c.failed) return SD_ERR;
   return SD_OK;
@@ -705,6 +715,7 @@ static void kq_destroy(void *state) {
   kq_free_conns(q->conns, q->conn_count);
   if (q->multi) curl_multi_cleanup(q->multi);
   curl_slist_free_all(q->headers);
+  curl_slist_free_all(q->ddl_headers);
   free(q->ddl_body);
   free(q->create_sql);
   free(q->server);

@@ -216,7 +216,7 @@ int api_h1_start(api_server *srv) {
       MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT,
       (unsigned)srv->cfg.max_connections, MHD_OPTION_END);
   if (!srv->mhd) {
-    srv->host->log(srv->stage, SD_LOG_ERROR, "msg=\"could not start the HTTP/1.1 server\"");
+    srv->host->log(srv->stage, SD_LOG_ERROR, "could not start the HTTP/1.1 server");
     return -1;
   }
   return 0;
@@ -227,7 +227,7 @@ int api_h1_add(api_server *srv, int fd, const void *addr, unsigned addrlen) {
       MHD_YES) {
     /* MHD closed the socket already. */
     srv->host->log(srv->stage, SD_LOG_WARN,
-                   "msg=\"HTTP/1.1 connection refused (connection limit?)\"");
+                   "HTTP/1.1 connection refused (connection limit?)");
     return -1;
   }
   return 0;
@@ -243,7 +243,7 @@ void api_h1_stop(api_server *srv) {
   }
   if (atomic_load(&srv->mhd_suspended) > 0)
     srv->host->log(srv->stage, SD_LOG_WARN,
-                   "msg=\"HTTP/1.1 streams still suspended at shutdown\" count=%d",
+                   "HTTP/1.1 streams still suspended at shutdown: count=%d",
                    atomic_load(&srv->mhd_suspended));
   MHD_stop_daemon(srv->mhd);
   srv->mhd = NULL;

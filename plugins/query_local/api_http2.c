@@ -390,7 +390,7 @@ int api_h2_spawn(api_server *srv, int fd) {
   int rv = c->efd >= 0 ? nghttp2_session_server_new(&c->ng, cb, c) : -1;
   nghttp2_session_callbacks_del(cb);
   if (rv != 0) {
-    srv->host->log(srv->stage, SD_LOG_ERROR, "msg=\"could not set up an HTTP/2 session\"");
+    srv->host->log(srv->stage, SD_LOG_ERROR, "could not set up an HTTP/2 session");
     close(fd);
     conn_free(c);
     return -1;
@@ -407,7 +407,7 @@ int api_h2_spawn(api_server *srv, int fd) {
         break;
       }
     pthread_mutex_unlock(&srv->mu);
-    srv->host->log(srv->stage, SD_LOG_ERROR, "msg=\"could not start an HTTP/2 thread\"");
+    srv->host->log(srv->stage, SD_LOG_ERROR, "could not start an HTTP/2 thread");
     nghttp2_session_del(c->ng);
     close(fd);
     conn_free(c);

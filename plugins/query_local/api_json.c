@@ -309,7 +309,7 @@ void api_line_final(api_buf *b, api_format fmt, const char *message) {
 const char *api_format_closer(api_format fmt) { return fmt == API_FMT_DELIMITED ? "" : "]"; }
 
 void api_error_body(api_buf *b, int code, const char *message, const char *sql) {
-  if (code != 40001) {
+  if (code != 40001 && code != 40002) {
     error_object(b, code, message);
     return;
   }

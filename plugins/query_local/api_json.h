@@ -52,7 +52,7 @@ void api_line_final(api_buf *b, api_format fmt, const char *message);
 /* What closes the response body: "]" for JSON and v1, nothing for delimited. */
 const char *api_format_closer(api_format fmt);
 
-/* A whole error response body: {"@type":…,"error_code":…,"message":…}; 40001 errors are
+/* A whole error response body: {"@type":…,"error_code":…,"message":…}; 40001/40002 are
  * statement_error with statementText (sql, may be NULL) and entities []. */
 void api_error_body(api_buf *b, int code, const char *message, const char *sql);
 

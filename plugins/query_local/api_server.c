@@ -58,7 +58,7 @@ static int listen_on(api_server *srv, const char *spec) {
   char host[256];
   const char *colon = strrchr(spec, ':');
   if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof host) {
-    srv->host->log(srv->stage, SD_LOG_ERROR, "msg=\"listen must be host:port\" listen=\"%s\"",
+    srv->host->log(srv->stage, SD_LOG_ERROR, "listen must be host:port, got %s",
                    spec);
     return -1;
   }
@@ -73,7 +73,7 @@ static int listen_on(api_server *srv, const char *spec) {
   struct addrinfo *res = NULL;
   int rc = getaddrinfo(h, colon + 1, &hints, &res);
   if (rc != 0) {
-    srv->host->log(srv->stage, SD_LOG_ERROR, "msg=\"cannot resolve listen address\" listen=\"%s\" error=\"%s\"",
+    srv->host->log(srv->stage, SD_LOG_ERROR, "cannot resolve listen address %s: %s",
                    spec, gai_strerror(rc));
     return -1;
   }
@@ -90,7 +90,7 @@ static int listen_on(api_server *srv, const char *spec) {
   }
   freeaddrinfo(res);
   if (fd < 0)
-    srv->host->log(srv->stage, SD_LOG_ERROR, "msg=\"cannot listen\" listen=\"%s\" error=\"%s\"",
+    srv->host->log(srv->stage, SD_LOG_ERROR, "cannot listen on %s: %s",
                    spec, strerror(err));
   return fd;
 }
@@ -106,9 +106,10 @@ static int classify(int fd) {
 }
 
 static void dispatch(api_server *srv, pending_conn *pc, int kind) {
+  /* Rows are small writes that must leave at once. */
+  int one = 1;
+  setsockopt(pc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   if (kind == 1) {
-    int one = 1;
-    setsockopt(pc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
     api_h2_spawn(srv, pc->fd);
   } else {
     api_h1_add(srv, pc->fd, &pc->addr, (unsigned)pc->addrlen);
@@ -145,7 +146,7 @@ static void *accept_thread(void *arg) {
                       SOCK_NONBLOCK | SOCK_CLOEXEC);
       if (pc.fd < 0) {
         if (errno == EMFILE || errno == ENFILE) {
-          srv->host->log(srv->stage, SD_LOG_ERROR, "msg=\"accept failed: out of file descriptors\"");
+          srv->host->log(srv->stage, SD_LOG_ERROR, "accept failed: out of file descriptors");
           poll(NULL, 0, 100);
         }
         continue;
@@ -197,11 +198,11 @@ api_server *api_server_start(const sd_host_api *host, sd_stage *stage, ql_engine
   if (srv->watch_started && pthread_create(&srv->accept_thread, NULL, accept_thread, srv) == 0)
     srv->accept_started = 1;
   if (!srv->accept_started) {
-    host->log(stage, SD_LOG_ERROR, "msg=\"could not start the REST API threads\"");
+    host->log(stage, SD_LOG_ERROR, "could not start the REST API threads");
     api_server_stop(srv);
     return NULL;
   }
-  host->log(stage, SD_LOG_INFO, "msg=\"ksqlDB REST API listening\" listen=\"%s\"", cfg->listen);
+  host->log(stage, SD_LOG_INFO, "ksqlDB REST API listening on %s (HTTP/1.1 and HTTP/2 cleartext)", cfg->listen);
   return srv;
 }
 
@@ -221,7 +222,7 @@ void api_server_stop(api_server *srv) {
   api_h1_stop(srv);
   if (srv->watch_started) pthread_join(srv->watch_thread, NULL);
   if (srv->push_count)
-    srv->host->log(srv->stage, SD_LOG_WARN, "msg=\"push queries left at shutdown\" count=%zu",
+    srv->host->log(srv->stage, SD_LOG_WARN, "push queries left at shutdown: count=%zu",
                    srv->push_count);
   if (srv->wake_fd >= 0) close(srv->wake_fd);
   pthread_mutex_destroy(&srv->mu);

@@ -46,7 +46,7 @@ static const sd_config_key ql_config_keys[] = {
     {"retain_bytes", SD_CFG_SIZE, SD_CFG_HAS_MIN, "16M", 0, 0, NULL,
      "bytes kept per stream for auto.offset.reset=earliest"},
     {"retain_age", SD_CFG_DURATION, SD_CFG_HAS_MIN, "10m", 0, 0, NULL,
-     "retained records older than this are dropped"},
+     "retained records whose event time is older than this are dropped (0 = no age limit)"},
     {"emit_interval", SD_CFG_DURATION, SD_CFG_HAS_MIN, "0", 0, 0, NULL,
      "windowed aggregates: emit changed windows at most this often (0 = on every change, "
      "like ksqlDB with cache.max.bytes.buffering=0)"},
@@ -209,19 +209,19 @@ static void named_on_row(void *ctx, const sd_value *values, size_t n, int64_t ro
     }
     if (bad) {
       h->metric_add(st->m_emit_failed, 1);
-      h->log(st->stage, SD_LOG_ERROR, "msg=\"could not add a row to the output batch\" query=%s",
+      h->log(st->stage, SD_LOG_ERROR, "could not add a row to the output batch: query=%s",
              q->name);
     }
   } else {
     h->metric_add(st->m_emit_failed, 1);
-    h->log(st->stage, SD_LOG_ERROR, "msg=\"out of memory for an output batch\" query=%s", q->name);
+    h->log(st->stage, SD_LOG_ERROR, "out of memory for an output batch: query=%s", q->name);
   }
   pthread_mutex_unlock(&st->mu);
 }
 
 static void named_on_end(void *ctx, const char *reason) {
   ql_named *q = ctx;
-  q->st->host->log(q->st->stage, SD_LOG_WARN, "msg=\"named query ended\" query=%s reason=\"%s\"",
+  q->st->host->log(q->st->stage, SD_LOG_WARN, "named query ended: query=%s reason=\"%s\"",
                    q->name, reason ? reason : "");
   q->ended = 1;
 }
@@ -245,7 +245,7 @@ static int flush_named(ql_stage *st) {
       st->host->batch_free(b);
       st->host->metric_add(st->m_emit_failed, (double)rows);
       st->host->log(st->stage, SD_LOG_WARN,
-                    "msg=\"downstream refused the rows of a named query\" query=%s rows=%zu "
+                    "downstream refused the rows of a named query: query=%s rows=%zu "
                     "result=%s",
                     q->name, rows, r == SD_BUSY ? "busy" : "error");
       failed = r == SD_BUSY ? 1 : 2;
@@ -269,6 +269,15 @@ static void ql_tick(void *state) {
   flush_named(st);
   update_stats(st);
 }
+
+/* An `earliest` or pull query started on an API thread has retained rows to replay: run
+ * the engine's pending work on the stage thread now rather than at the next tick. */
+static void ql_notify(void *ctx) {
+  ql_stage *st = ctx;
+  st->host->wakeup(st->stage);
+}
+
+static void ql_on_wakeup(void *state) { ql_tick(state); }
 
 /* ---- lifecycle --------------------------------------------------------------------- */
 static void ql_destroy(void *state);
@@ -295,15 +304,16 @@ static sd_result ql_init(const sd_host_api *host, sd_stage *stage, void **state)
   limits_from_config(host, stage, &limits);
   st->engine = ql_engine_new(&limits);
   if (!st->engine) {
-    host->log(stage, SD_LOG_ERROR, "msg=\"could not create the query engine\"");
+    host->log(stage, SD_LOG_ERROR, "could not create the query engine");
     ql_destroy(st);
     *state = NULL;
     return SD_ERR;
   }
+  ql_engine_set_notify(st->engine, ql_notify, st);
   ql_error err = {0};
   json_t *res = ql_execute(st->engine, host->config_string(stage, "stream"), &err);
   if (!res) {
-    host->log(stage, SD_LOG_ERROR, "msg=\"stream statement failed\" error=\"%s\"", err.message);
+    host->log(stage, SD_LOG_ERROR, "stream statement failed: error=\"%s\"", err.message);
     ql_destroy(st);
     *state = NULL;
     return SD_ERR;
@@ -325,7 +335,7 @@ static sd_result ql_init(const sd_host_api *host, sd_stage *stage, void **state)
     memset(&err, 0, sizeof err);
     q->query = ql_query_start(st->engine, nl.sqls[i], &opts, named_on_row, named_on_end, q, &err);
     if (!q->query) {
-      host->log(stage, SD_LOG_ERROR, "msg=\"named query failed to start\" query=%s error=\"%s\"",
+      host->log(stage, SD_LOG_ERROR, "named query failed to start: query=%s error=\"%s\"",
                 q->name, err.message);
       ok = 0;
       break;
@@ -397,7 +407,7 @@ static sd_result ql_process(void *state, sd_delivery *delivery) {
   h->metric_add(st->m_records_in, (double)(n - unreadable));
   if (unreadable) {
     h->metric_add(st->m_bad_records, (double)unreadable);
-    h->log(st->stage, SD_LOG_ERROR, "msg=\"input records could not be read\" count=%zu", unreadable);
+    h->log(st->stage, SD_LOG_ERROR, "input records could not be read: count=%zu", unreadable);
   }
   int failed = flush_named(st);
   /* A refused output batch fails the input so the producer learns about it. */
@@ -444,6 +454,7 @@ static const sd_plugin_descriptor ql_descriptor = {
     .init = ql_init,
     .start = ql_start,
     .process = ql_process,
+    .on_wakeup = ql_on_wakeup,
     .drain = ql_drain,
     .destroy = ql_destroy,
 };

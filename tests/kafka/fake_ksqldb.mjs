@@ -2,7 +2,7 @@
 // formats of ksqlDB (delimited push-query rows, error objects), over HTTP/1.1 chunked and
 // HTTP/2 cleartext (prior knowledge) on one port, and misbehaves on purpose per scenario.
 //
-// usage: node fake_ksqldb.mjs SCENARIO PORT_FILE
+// usage: node fake_ksqldb.mjs SCENARIO PORT_FILE [PORT]   (PORT: listen there, e.g. a restart)
 //   normal        header + 3 rows per push query, then stays open
 //   error-before  first push query: 400 statement_error (before any header), then normal
 //   error-after   first push query: header, 1 row, then a 50000 error line and the end
@@ -14,7 +14,7 @@ import http2 from 'node:http2';
 import net from 'node:net';
 import fs from 'node:fs';
 
-const [scenario, portFile] = process.argv.slice(2);
+const [scenario, portFile, fixedPort] = process.argv.slice(2);
 let created = false;
 let pushCount = 0;
 const openStreams = new Set();
@@ -110,14 +110,25 @@ function handler(proto) {
 const h1 = http.createServer(handler('1.1'));
 const h2 = http2.createServer(handler('2'));
 const preface = 'PRI * HTTP/2.0';
+// One public port for both protocols: the first bytes tell HTTP/2 prior knowledge from
+// HTTP/1.1, and the connection is relayed to the matching server on a private port (so a
+// cut on the inside is a cut on the outside too).
+h1.listen(0, '127.0.0.1');
+h2.listen(0, '127.0.0.1');
 const server = net.createServer((socket) => {
   socket.once('data', (chunk) => {
-    socket.pause();
-    socket.unshift(chunk);
-    const target = chunk.toString('latin1', 0, preface.length) === preface ? h2 : h1;
-    target.emit('connection', socket);
-    socket.resume();
+    socket.pause(); // hold what follows until the relay is connected (pipe resumes)
+    const inner = chunk.toString('latin1', 0, preface.length) === preface ? h2 : h1;
+    const upstream = net.connect(inner.address().port, '127.0.0.1', () => {
+      upstream.write(chunk);
+      socket.pipe(upstream);
+      upstream.pipe(socket);
+    });
+    upstream.on('close', () => socket.destroy());
+    socket.on('close', () => upstream.destroy());
+    upstream.on('error', () => socket.destroy());
+    socket.on('error', () => upstream.destroy());
   });
 });
-server.listen(0, '127.0.0.1', () => fs.writeFileSync(portFile, String(server.address().port)));
+server.listen(Number(fixedPort || 0), '127.0.0.1', () => fs.writeFileSync(portFile, String(server.address().port)));
 process.on('SIGTERM', () => process.exit(0));

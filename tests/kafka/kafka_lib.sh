@@ -85,3 +85,8 @@ count_lines() {
   n=$(grep -c -- "${2:-}" "$1" 2>/dev/null) || true
   echo "${n:-0}"
 }
+
+# log_has FILE TEXT: TEXT appears in sensord's log (logfmt's \" unescaped first).
+log_has() {
+  sed 's/\\"/"/g' "$1" | grep -qF -- "$2"
+}

@@ -9,3 +9,7 @@ $(BUILD)/tests-tools/mock_broker: tests/kafka/mock_broker.c
 
 # Built with the tests (order-only: not linked into the suite).
 $(BUILD)/tests/test_kafka_json: | $(BUILD)/tests-tools/mock_broker
+
+UNIT_TESTS += test_ksql_text
+test_ksql_text_SRCS := tests/kafka/test_ksql_text.c plugins/query_ksql/ksql_text.c
+test_ksql_text_LIBS :=

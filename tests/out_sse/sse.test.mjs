@@ -82,8 +82,13 @@ describe(`out_sse (${FULL_PIPELINE ? 'source_http → query_local → out_sse' :
     await sleep(100);
     r.close();
     assert.deepEqual(r.events.map((e) => e.id), ids.slice(4));
-    // replay = 50: an id 60 events back is gone.
+    // replay = 50: an id 60 events back is gone (wait until they are published: ingest
+    // answers once the batch is queued, before the rows reach the output).
+    const w = sse(`${h.base}/events/${h.accel}`);
+    await waitFor(() => w.status);
     await postBody(h, accelPayload('phone-r', 60));
+    assert.ok(await waitFor(() => w.events.length >= 60));
+    w.close();
     const g = sse(`${h.base}/events/${h.accel}`, { 'Last-Event-ID': ids[3] });
     await waitFor(() => g.events.length >= 1);
     g.close();
@@ -159,14 +164,20 @@ describe('out_sse options', () => {
   for (const overflow of ['disconnect', 'skip']) {
     test(`slow client isolation (overflow=${overflow})`, async () => {
       const h = await startSensord({ name: `out_sse_slow_${overflow}`, keys: { client_queue: 1000, replay: 1000, overflow, heartbeat: '200ms' } });
+      let stalled = null;
       try {
         // A client that never reads: its socket fills, it must not hold anyone back.
-        const stalled = stalledClient(`${h.base}/events/${h.accel}`);
+        stalled = stalledClient(`${h.base}/events/${h.accel}`);
         const good = sse(`${h.base}/events/${h.accel}`);
         await waitFor(async () => (await h.health()).clients === 2);
         const posts = [];
         const N = 100, PER = 500; // a batch fits in client_queue; 60 of them do not
-        for (let i = 0; i < N; i++) posts.push(await postBody(h, accelPayload(`slow-${i % 3}`, PER, { messageId: i })));
+        for (let i = 0; i < N; i++) {
+          posts.push(await postBody(h, accelPayload(`slow-${i % 3}`, PER, { messageId: i })));
+          // Paced by the reading client (within one batch of the head); if the stalled one
+          // held the stream back, this would time out.
+          assert.ok(await waitFor(() => good.events.length >= (i + 1) * PER - PER, 10000), `good client stuck at ${good.events.length}`);
+        }
         assert.deepEqual([...new Set(posts)], [200], 'ingest answered 200 throughout');
         assert.ok(await waitFor(() => good.events.length >= N * PER, 20000), `good client got ${good.events.length}/${N * PER}`);
         const st = await waitFor(async () => {
@@ -175,9 +186,10 @@ describe('out_sse options', () => {
         }, 5000);
         assert.ok(st, JSON.stringify(await h.health()));
         if (overflow === 'skip') assert.equal((await h.health()).overflow_disconnects, 0);
+        assert.ok(!good.events.some((e) => e.event !== 'message'), 'the reading client never overflowed');
         good.close();
-        stalled.kill();
       } finally {
+        if (stalled) stalled.kill();
         assert.equal((await h.stop()).code, 0);
       }
     });

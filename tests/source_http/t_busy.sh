@@ -35,7 +35,7 @@ assert_eq $((6 - accepted)) "$(requests ingest 503)" "503 count"
 assert_eq $((accepted * 300)) "$(metric 'sensord_http_readings_total{stage="ingest",plugin="source_http"}')" "readings counted only for 200s"
 
 # unblock: every accepted reading comes out, then pushes are accepted again
-cat "$T_DIR/pipe" >"$T_DIR/out.ndjson" &
+cat "$T_DIR/pipe" >"$T_DIR/out.ndjson" 3>&- &
 CAT_PID=$!
 wait_lines "$T_DIR/out.ndjson" $((accepted * 300)) 10
 ok=0

@@ -19,9 +19,10 @@
 
   function setStatus(s, text) {
     state.status = s;
+    state.statusText = text || s;
     const el = $('status');
     el.className = 'status ' + (state.paused && s === 'live' ? 'paused' : s);
-    el.textContent = text || s;
+    el.textContent = state.paused && s === 'live' ? 'paused' : state.statusText;
   }
 
   // ---- rows → readings -------------------------------------------------------------
@@ -111,11 +112,18 @@
       tSec = row[layout.time] / 1e9;
       phone.lagMs = nowMs - tSec * 1000;
     }
-    phone.t.push(tSec);
+    // Phones may deliver batches out of order: keep the time axis sorted.
+    let at = phone.t.length;
+    if (at && phone.t[at - 1] > tSec) {
+      let lo = 0, hi = at;
+      while (lo < hi) { const mid = (lo + hi) >> 1; if (phone.t[mid] <= tSec) lo = mid + 1; else hi = mid; }
+      at = lo;
+    }
+    phone.t.splice(at, 0, tSec);
     let sq = 0;
     layout.series.forEach((k, i) => {
       const v = typeof row[k] === 'number' ? row[k] : null;
-      phone.ys[i].push(v);
+      phone.ys[i].splice(at, 0, v);
       if (v != null) sq += v * v;
     });
     phone.mags.push(Math.sqrt(sq));
@@ -124,7 +132,8 @@
     phone.lastSeen = performance.now();
     // Keep a sliding window in the phone's own time.
     let drop = 0;
-    while (drop < phone.t.length - 1 && (tSec - phone.t[drop] > WINDOW_S || phone.t.length - drop > MAX_POINTS)) drop++;
+    const newest = phone.t[phone.t.length - 1];
+    while (drop < phone.t.length - 1 && (newest - phone.t[drop] > WINDOW_S || phone.t.length - drop > MAX_POINTS)) drop++;
     if (drop) { phone.t.splice(0, drop); phone.ys.forEach((y) => y.splice(0, drop)); }
     phone.dirty = true;
     scheduleDraw();
@@ -277,7 +286,7 @@
   $('pause').addEventListener('click', () => {
     state.paused = !state.paused;
     $('pause').textContent = state.paused ? 'Resume' : 'Pause';
-    setStatus(state.status, state.paused ? 'paused' : $('status').textContent);
+    setStatus(state.status, state.statusText);
     if (!state.paused) { for (const p of state.phones.values()) p.dirty = true; scheduleDraw(); }
   });
   window.addEventListener('resize', () => {
