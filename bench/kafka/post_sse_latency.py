@@ -35,7 +35,7 @@ def reader(ready):
     ready.set()
     event = None
     while not stop.is_set():
-        line = resp.fp.readline()
+        line = resp.readline()  # de-chunked
         if not line:
             break
         line = line.decode().rstrip("\n")

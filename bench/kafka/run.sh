@@ -59,7 +59,7 @@ INI
 
 echo "--- sink_kafka -> mock broker (1 broker, 4 partitions, idempotent, linger.ms=5)"
 broker 1
-N=200000
+N=1000000
 secs=$(gen_to_kafka saturated 10000000 $N)
 echo "saturated: $N readings in ${secs}s = $(python3 -c "print(int($N / $secs))") readings/s;" \
   "delivery latency $(python3 bench/kafka/prom_quantile.py sensord_kafka_delivery_latency_seconds 0.5 0.99 <"$OUT/saturated.metrics")"

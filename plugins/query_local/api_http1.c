@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 typedef struct h1_request {
   char *body;
@@ -167,14 +168,12 @@ static enum MHD_Result h1_access(void *cls, struct MHD_Connection *conn, const c
   api_reply reply;
   api_route(srv, &areq, &reply);
   int status = reply.status;
-  api_push *push = reply.push;
   struct MHD_Response *resp = build_response(srv, conn, &reply);
   if (!resp) {
     if (reply.push) api_push_release(reply.push);
     api_reply_clear(&reply);
     return MHD_NO;
   }
-  (void)push;
   api_reply_clear(&reply);
   enum MHD_Result ok = MHD_queue_response(conn, (unsigned)status, resp);
   MHD_destroy_response(resp);

@@ -310,7 +310,7 @@ static void skc_defaults(const sd_host_api *host, sd_stage *stage, kc_setting ou
       {"auto.offset.reset", reset},
       {"enable.auto.commit", "false"}, /* commit only what downstream acknowledged */
       {"enable.partition.eof", "false"},
-      {"fetch.wait.max.ms", "50"}, /* latency over fetch efficiency */
+      {"fetch.wait.max.ms", "10"}, /* latency over fetch efficiency (an idle fetch every 10 ms) */
       {"client.id", "sensord-source_kafka"},
       {NULL, NULL}};
   memcpy(out, d, sizeof d);

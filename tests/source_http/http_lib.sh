@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Helpers for source_http integration tests (sourced after ../lib.sh): a pipeline file
 # with free ports, POSTs that record status/headers/body, waiting for sink output, and
 # reading one sample from the admin /metrics page.
