@@ -210,6 +210,17 @@ void ql_engine_ingest(ql_engine *e, const char *topic, const sd_record_view *rec
   e->records_in++;
   const char *t = topic ? topic : e->default_topic;
   int64_t rowtime_ms = ns_to_ms(record->timestamp_ns);
+  /* Retention ages by arrival, not event time: a phone with a wrong clock, or a replay of
+   * old recordings, must not have its rows expire the moment they arrive. The coarse clock
+   * (a few ms) is plenty for that and costs nothing per record. */
+  int64_t arrived_ns;
+  if (e->limits.now_wall_ns) {
+    arrived_ns = e->limits.now_wall_ns();
+  } else {
+    struct timespec now;
+    clock_gettime(CLOCK_REALTIME_COARSE, &now);
+    arrived_ns = (int64_t)now.tv_sec * 1000000000 + now.tv_nsec;
+  }
   for (ql_stream *s = e->streams; s; s = s->next) {
     if (t && strcmp(s->topic, t)) continue;
     /* Pending replays go first, before this record's retention can evict what they need. */
@@ -220,7 +231,7 @@ void ql_engine_ingest(ql_engine *e, const char *topic, const sd_record_view *rec
     size_t errors = ql_stream_decode(s, record);
     s->errors += errors;
     e->deser_errors += errors;
-    ql_stream_retain(s, record->timestamp_ns, e->limits.retain_bytes);
+    ql_stream_retain(s, record->timestamp_ns, arrived_ns, e->limits.retain_bytes);
     for (ql_query *q = s->queries; q; q = q->next) {
       if (!q->ended) run_row(q, s->row, rowtime_ms);
     }

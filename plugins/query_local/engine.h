@@ -27,6 +27,9 @@ typedef struct ql_limits {
   int64_t emit_interval_ns;   /* windowed aggregates: 0 = emit on every change */
   int64_t grace_ns;           /* late rows accepted into a closed window for this long */
   const char *default_topic;  /* records entering the stage feed streams on this topic */
+  /* Wall clock read at ingest for retain_age (NULL = CLOCK_REALTIME_COARSE); tests inject
+   * one so that ageing does not depend on when the test runs. */
+  int64_t (*now_wall_ns)(void);
 } ql_limits;
 
 ql_engine *ql_engine_new(const ql_limits *limits);

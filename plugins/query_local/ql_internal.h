@@ -80,7 +80,8 @@ typedef struct ql_layout {
 
 typedef struct ql_retained {
   uint64_t seq;
-  int64_t ts_ns;
+  int64_t ts_ns;      /* event time: the replayed row's ROWTIME */
+  int64_t arrived_ns; /* wall clock at ingest: what retain_age is measured against */
   sd_value *vals;
   char *buf; /* owns vals and string bytes */
   size_t cap, bytes;
@@ -111,7 +112,7 @@ int ql_stream_column(const ql_stream *s, const char *name); /* index or -1 */
 /* Deserializes record into s->row; returns the number of fields of the wrong type. */
 size_t ql_stream_decode(ql_stream *s, const sd_record_view *r);
 /* Keeps s->row for replay within the limits; evicts the oldest over them. */
-void ql_stream_retain(ql_stream *s, int64_t ts_ns, size_t max_bytes);
+void ql_stream_retain(ql_stream *s, int64_t ts_ns, int64_t arrived_ns, size_t max_bytes);
 void ql_stream_expire(ql_stream *s, int64_t older_than_ns);
 
 /* ---- Planned SELECT ------------------------------------------------------------------------ */

@@ -310,7 +310,7 @@ static void evict_oldest(ql_stream *s) {
   s->ring_count--;
 }
 
-void ql_stream_retain(ql_stream *s, int64_t ts_ns, size_t max_bytes) {
+void ql_stream_retain(ql_stream *s, int64_t ts_ns, int64_t arrived_ns, size_t max_bytes) {
   if (!s->ring_cap) return;
   size_t bytes = s->ncols * sizeof(sd_value);
   for (size_t c = 0; c < s->ncols; c++)
@@ -340,11 +340,12 @@ void ql_stream_retain(ql_stream *s, int64_t ts_ns, size_t max_bytes) {
   }
   r->seq = s->next_seq - 1;
   r->ts_ns = ts_ns;
+  r->arrived_ns = arrived_ns;
   r->bytes = bytes;
   s->ring_bytes += bytes;
   s->ring_count++;
 }
 
 void ql_stream_expire(ql_stream *s, int64_t older_than_ns) {
-  while (s->ring_count && s->ring[s->ring_head].ts_ns < older_than_ns) evict_oldest(s);
+  while (s->ring_count && s->ring[s->ring_head].arrived_ns < older_than_ns) evict_oldest(s);
 }

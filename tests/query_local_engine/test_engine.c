@@ -53,7 +53,13 @@ static const char *start_error(ql_engine *e, const char *sql) {
   return buf;
 }
 
+/* The wall clock the engine reads at ingest (retain_age ages by arrival): each reading
+ * "arrives" at its own event time, so ageing in these tests is deterministic. */
+static int64_t fake_wall_ns;
+static int64_t fake_wall(void) { return fake_wall_ns; }
+
 static void reading(ql_engine *e, int64_t ts_ns, const char *name, const char *device, double x) {
+  fake_wall_ns = ts_ns;
   ts_record r;
   ts_record_init(&r, ts_ns);
   ts_field_str(&r, "name", name);
@@ -889,7 +895,8 @@ static void on_notify(void *ctx) {
 }
 
 START_TEST(retention_earliest_and_pull) {
-  ql_limits l = {.max_push_queries = 10, .retain_records = 3, .retain_age_ns = 10000 * MS};
+  ql_limits l = {.max_push_queries = 10, .retain_records = 3, .retain_age_ns = 10000 * MS,
+                .now_wall_ns = fake_wall};
   ql_engine *e = ql_engine_new(&l);
   ql_engine_set_notify(e, on_notify, NULL);
   free(ts_execute(e, sensor_ddl));
