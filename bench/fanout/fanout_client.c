@@ -104,7 +104,7 @@ static const char *path = "/events/accelerometer";
 static atomic_int measuring, stop_all, connect_done_count;
 static conn *conns;
 static int total_clients;
-static int64_t run_end_mono;
+static _Atomic int64_t run_end_mono;
 
 static int64_t now_ns(clockid_t c) {
   struct timespec ts;
@@ -380,7 +380,8 @@ static void *worker_main(void *arg) {
         break;
       }
     }
-    if (now_ns(CLOCK_MONOTONIC) > run_end_mono && run_end_mono) break;
+    int64_t end = atomic_load(&run_end_mono);
+    if (end && now_ns(CLOCK_MONOTONIC) > end) break;
   }
   return NULL;
 }
@@ -545,7 +546,7 @@ int main(int argc, char **argv) {
   post_seconds = warmup + seconds + 1;
   int64_t start = now_ns(CLOCK_MONOTONIC), m_start = start + (int64_t)warmup * 1000000000;
   int64_t m_end = m_start + (int64_t)seconds * 1000000000;
-  run_end_mono = m_end + 500000000;
+  atomic_store(&run_end_mono, m_end + 500000000);
   pthread_t th;
   pthread_create(&th, NULL, poster, NULL);
   double cpu_m0 = 0, cpu_m1 = 0, self0 = 0, self1 = 0, busy0 = 0, busy1 = 0, tot0 = 0, tot1 = 0;

@@ -61,7 +61,7 @@ INI
 "$BUILD/sensord" -c "$OUT/pipeline.ini" >"$OUT/sensord.log" 2>&1 &
 SD_PID=$!
 PIDS+=("$SD_PID")
-"$PYTHON" -m uvicorn --app-dir bench/ingest producer:app --host 127.0.0.1 --port "$PY_PORT" \
+PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m uvicorn --app-dir bench/ingest producer:app --host 127.0.0.1 --port "$PY_PORT" \
   --log-level warning --no-access-log >"$OUT/python.log" 2>&1 &
 PY_PID=$!
 PIDS+=("$PY_PID")

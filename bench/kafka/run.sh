@@ -2,7 +2,9 @@
 # Kafka benchmarks (figures for docs/BENCHMARKS.md, never a pass/fail):
 #  1. sink_kafka to the mock broker: readings/s when saturated (source_gen as fast as it
 #     goes), and delivery latency p50/p99 at a steady phone-like rate.
-#  2. POST -> SSE latency through the three-process chain (ingest -> Kafka -> query node
+#  2. An ingest node (source_http, ack = delivered -> sink_kafka) under wrk: readings/s and
+#     how many 300-readings/s phones that is.
+#  3. POST -> SSE latency through the three-process chain (ingest -> Kafka -> query node
 #     <- dashboard) against the single-process pipeline, same load, same run.
 # Everything runs on this machine over loopback, the mock broker included.
 set -euo pipefail
@@ -68,6 +70,40 @@ for rate in 3000 30000; do
   echo "steady $rate readings/s for 10 s: delivery latency" \
     "$(python3 bench/kafka/prom_quantile.py sensord_kafka_delivery_latency_seconds 0.5 0.99 <"$OUT/rate$rate.metrics")"
 done
+
+echo "--- ingest node: source_http (ack = delivered) -> sink_kafka, wrk 2 threads x 32 connections, 10 s"
+BODY=tests/data/sensorlogger/ios-uncalibrated-1s.json
+PER_BODY=$(python3 -c "import json,sys; print(len(json.load(open(sys.argv[1]))['payload']))" "$BODY")
+HTTP=$(port) ADMIN=$(port)
+cat >"$OUT/ingest-bench.ini" <<INI
+[sensord]
+plugin_dir = $PLUGINS
+admin_listen = 127.0.0.1:$ADMIN
+[ingest]
+plugin = source_http
+listen = 127.0.0.1:$HTTP
+ack = delivered
+[kafka]
+plugin = sink_kafka
+inputs = ingest
+brokers = $BOOT
+INI
+"$BIN" -c "$OUT/ingest-bench.ini" >"$OUT/ingest-bench.log" 2>&1 &
+P=$!; PIDS+=($P)
+wait_up "http://127.0.0.1:$ADMIN/metrics"
+cat >"$OUT/post.lua" <<LUA
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+local f = io.open("$PWD/$BODY", "rb"); wrk.body = f:read("*a"); f:close()
+LUA
+wrk -t2 -c32 -d10s -s "$OUT/post.lua" --latency "http://127.0.0.1:$HTTP/phone-producer/" >"$OUT/wrk.txt" 2>&1 || true
+rps=$(awk '/^Requests\/sec/{print $2}' "$OUT/wrk.txt")
+non2xx=$(awk '/Non-2xx/{print $NF}' "$OUT/wrk.txt")
+echo "POSTs of $PER_BODY readings: $rps requests/s = $(python3 -c "print(int($rps * $PER_BODY))") readings/s" \
+  "(= $(python3 -c "print(int($rps * $PER_BODY / 300))") phones at 300 readings/s); HTTP latency" \
+  "p50 $(awk '$1 == "50%" {print $2}' "$OUT/wrk.txt") p99 $(awk '$1 == "99%" {print $2}' "$OUT/wrk.txt");" \
+  "non-2xx: ${non2xx:-0}; delivered $(metric "$ADMIN" kafka_delivered_total), failed $(metric "$ADMIN" kafka_failed_total)"
+stop "$P"
 
 QUERY="SELECT deviceId, time, values_x, values_y, values_z FROM smartphone_sensor_stream WHERE name = 'accelerometeruncalibrated' EMIT CHANGES"
 PHONES=${PHONES:-10} SECONDS_RUN=${SECONDS_RUN:-15}
