@@ -18,7 +18,7 @@ mkdir -p "$OUT"
 cc -O2 -Wall -Wextra -o "$OUT/fanout_client" bench/fanout/fanout_client.c -lpthread
 # 10,000 clients need 10,000 sockets on each side (sensord raises its own soft limit).
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
-[ "$(ulimit -n)" -ge 20600 ] || echo "warning: ulimit -n is $(ulimit -n); 10,000 clients need ~20,600" >&2
+[ "$(ulimit -n)" -ge 10600 ] || echo "warning: ulimit -n is $(ulimit -n); 10,000 clients need ~10,600 per process" >&2
 port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'; }
 
 results="$OUT/results.jsonl"

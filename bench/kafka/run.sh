@@ -157,7 +157,7 @@ admin_listen = off
 plugin = source_kafka
 brokers = $BOOT
 group_id = bench
-auto_offset_reset = latest
+auto_offset_reset = earliest
 [engine]
 plugin = query_local
 inputs = kafka

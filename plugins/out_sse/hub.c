@@ -579,6 +579,19 @@ static void frame_control(hub_client *c, const char *sse_event, const char *json
   c->head_len = (uint32_t)(n < (int)sizeof c->head ? n : (int)sizeof c->head - 1);
 }
 
+/* Decimal digits of v at p; returns the end. snprintf costs more than the rest of the
+ * per-client work for an event, and this runs once per event per client. */
+static char *put_u64(char *p, uint64_t v) {
+  char tmp[20];
+  int n = 0;
+  do tmp[n++] = (char)('0' + v % 10);
+  while ((v /= 10) != 0);
+  while (n) *p++ = tmp[--n];
+  return p;
+}
+
+#define put_lit(p, lit) (memcpy((p), (lit), sizeof(lit) - 1), (p) + sizeof(lit) - 1)
+
 static void frame_data(hub_client *c, hub_event *ev) {
   const char *body = ev->array;
   uint32_t len = ev->array_len;
@@ -590,19 +603,23 @@ static void frame_data(hub_client *c, hub_event *ev) {
     len = ev->chart_len;
   }
   int chart = c->format == HUB_FMT_CHART;
-  int n;
+  char *p = c->head;
   if (c->wire == HUB_WIRE_SSE) {
-    n = snprintf(c->head, sizeof c->head, "id: %llu\n%sdata: ", (unsigned long long)ev->id,
-                 chart ? "event: new_message\n" : "");
+    p = put_lit(p, "id: ");
+    p = put_u64(p, ev->id);
+    if (chart) p = put_lit(p, "\nevent: new_message\ndata: ");
+    else p = put_lit(p, "\ndata: ");
     memcpy(c->tail, "\n\n", 2);
     c->tail_len = 2;
   } else {
-    n = snprintf(c->head, sizeof c->head, "{\"id\":%llu,%s\"data\":",
-                 (unsigned long long)ev->id, chart ? "\"event\":\"new_message\"," : "");
+    p = put_lit(p, "{\"id\":");
+    p = put_u64(p, ev->id);
+    if (chart) p = put_lit(p, ",\"event\":\"new_message\",\"data\":");
+    else p = put_lit(p, ",\"data\":");
     c->tail[0] = '}';
     c->tail_len = 1;
   }
-  c->head_len = (uint32_t)n;
+  c->head_len = (uint32_t)(p - c->head);
   atomic_fetch_add(&ev->refs, 1);
   c->ev = ev;
   c->body = body;
@@ -753,6 +770,107 @@ hub_fill_result hub_fill(hub_client *c, char *buf, size_t cap, size_t *n, int on
   pthread_mutex_unlock(&t->lock);
   *n = total;
   return result;
+}
+
+/* Frame header of an unmasked, final WebSocket text frame carrying len bytes. */
+static size_t ws_header(uint8_t *out, uint64_t len) {
+  out[0] = 0x81;
+  if (len < 126) {
+    out[1] = (uint8_t)len;
+    return 2;
+  }
+  if (len < 65536) {
+    out[1] = 126;
+    out[2] = (uint8_t)(len >> 8);
+    out[3] = (uint8_t)len;
+    return 4;
+  }
+  out[1] = 127;
+  for (int i = 0; i < 8; i++) out[2 + i] = (uint8_t)(len >> (56 - 8 * i));
+  return 10;
+}
+
+hub_fill_result hub_fill_batch(hub_client *c, char *buf, size_t cap, size_t *n) {
+  hub_topic *t = c->topic;
+  size_t total = 0;
+  hub_fill_result result = HUB_MORE;
+  pthread_mutex_lock(&t->lock);
+  for (;;) {
+    if (!frame_pending(c)) {
+      int r = prepare_locked(c);
+      if (r == 0) {
+        park_locked(c);
+        result = HUB_IDLE;
+        break;
+      }
+      if (r < 0) {
+        result = HUB_END;
+        break;
+      }
+    }
+    uint32_t size = c->head_len + c->body_len + c->tail_len;
+    if (c->wire == HUB_WIRE_WS) {
+      uint8_t hdr[10];
+      size_t hl = ws_header(hdr, size);
+      if (hl + size > cap - total) {
+        if (total > 0) break; /* the next call starts with an empty buffer */
+        frame_clear(c);       /* it would not fit an empty one either */
+        t->dropped++;
+        continue;
+      }
+      memcpy(buf + total, hdr, hl);
+      total += hl;
+    }
+    uint32_t off = c->off;
+    while (off < size && total < cap) {
+      const char *src;
+      uint32_t avail;
+      if (off < c->head_len) {
+        src = c->head + off;
+        avail = c->head_len - off;
+      } else if (off < c->head_len + c->body_len) {
+        src = c->body + (off - c->head_len);
+        avail = c->head_len + c->body_len - off;
+      } else {
+        src = c->tail + (off - c->head_len - c->body_len);
+        avail = size - off;
+      }
+      size_t k = avail < cap - total ? avail : cap - total;
+      memcpy(buf + total, src, k);
+      total += k;
+      off += (uint32_t)k;
+    }
+    c->off = off;
+    if (off < size) break; /* buf is full */
+    if (c->is_data) {
+      t->sent++;
+      c->sent_any = 1;
+    }
+    frame_clear(c);
+    if (total == cap) break;
+  }
+  if (total > 0) {
+    t->bytes += total;
+    c->last_write_ns = hub_now_mono();
+  }
+  pthread_mutex_unlock(&t->lock);
+  *n = total;
+  return result;
+}
+
+static void null_park(hub_client *client, void *tctx) {}
+static const hub_transport_ops null_ops = {null_park, null_park, null_park};
+
+void hub_client_set_transport(hub_client *c, const hub_transport_ops *ops, void *tctx) {
+  hub_topic *t = c->topic;
+  pthread_mutex_lock(&t->lock);
+  c->ops = ops ? ops : &null_ops;
+  c->tctx = ops ? tctx : NULL;
+  if (ops && c->waiting) {
+    c->waiting = 0;
+    c->ops->notify(c, c->tctx);
+  }
+  pthread_mutex_unlock(&t->lock);
 }
 
 void hub_tick(hub *h, int64_t now) {

@@ -103,6 +103,17 @@ typedef enum hub_fill_result {
 /* Copies the client's next bytes into buf. With one_message, stops at the end of the
  * current message and never starts a new one (call hub_next_message first). */
 hub_fill_result hub_fill(hub_client *c, char *buf, size_t cap, size_t *n, int one_message);
+/* The writer-thread form: copies every whole message the client has pending (each preceded
+ * by its WebSocket frame header when the client's wire is HUB_WIRE_WS; SSE bytes may stop
+ * mid-message when buf is full) and, when nothing is left, parks the client in the same
+ * call, so one lock and one socket write cover a whole backlog. HUB_MORE: buf is full, call
+ * again after writing; HUB_IDLE: parked (ops->notify follows when there is more); HUB_END:
+ * the stream is over after these bytes. *n may be > 0 with every result. A WebSocket message
+ * larger than cap can never be framed: it is skipped and counted in rows_dropped. */
+hub_fill_result hub_fill_batch(hub_client *c, char *buf, size_t cap, size_t *n);
+/* Hands the client to another transport (same lock as every ops call, so after it returns
+ * the old tctx is never called again). NULL ops detach it: nothing is called any more. */
+void hub_client_set_transport(hub_client *c, const hub_transport_ops *ops, void *tctx);
 /* Sets up the client's next message. 1 ready, 0 parked (nothing to send), -1 ended. */
 int hub_next_message(hub_client *c);
 /* Applies a resume request made after subscribing (WebSocket first message). */

@@ -42,7 +42,7 @@ const sd_config_key outs_config_keys[] = {
     {"ingest_url_hint", SD_CFG_STRING, 0, NULL, 0, 0, NULL,
      "full push URL the dashboard suggests instead (e.g. behind a proxy)"},
     {"http_threads", SD_CFG_INT, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "2", 1, 64, NULL,
-     "HTTP event-loop threads (each an epoll loop)"},
+     "HTTP event-loop threads, and as many stream writer threads (each an epoll loop)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -254,6 +254,12 @@ sd_result outs_start(void *state) {
     return SD_ERR;
   }
   outs_raise_fd_limit(s);
+  s->pump = pump_new(s->http_threads);
+  if (!s->pump || pump_start(s->pump) < 0) {
+    s->host->log(s->stage, SD_LOG_ERROR, "cannot start the stream writer threads: %s",
+                 strerror(errno));
+    return SD_ERR;
+  }
   if (s->transport->start && s->transport->start(s) < 0) return SD_ERR;
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_ALLOW_SUSPEND_RESUME |
                    MHD_USE_ERROR_LOG | s->transport->mhd_flags;
@@ -354,6 +360,8 @@ static void outs_close_clients(outs_state *s, int64_t deadline_mono_ns) {
     struct timespec ts = {0, 5000000};
     nanosleep(&ts, NULL);
   }
+  /* Whatever did not end in time is closed now (SSE ones go back to libmicrohttpd). */
+  pump_stop(s->pump);
 }
 
 int64_t outs_drain(void *state, int64_t deadline_mono_ns) {
@@ -375,6 +383,7 @@ void outs_destroy(void *state) {
     MHD_stop_daemon(s->daemon);
   }
   if (s->transport->destroy) s->transport->destroy(s);
+  pump_free(s->pump);
   hub_free(s->hub);
   for (size_t i = 0; s->cors && i < s->cors_count; i++) free(s->cors[i]);
   free(s->cors);

@@ -5,6 +5,7 @@
 #define OUTS_OUTS_H
 
 #include "hub.h"
+#include "pump.h"
 
 #include <microhttpd.h>
 #include <sensord/plugin.h>
@@ -32,6 +33,7 @@ struct outs_state {
   const outs_transport *transport;
   void *transport_state;
   hub *hub;
+  pump *pump; /* writes the streams once the HTTP exchange is done (http_threads threads) */
   struct MHD_Daemon *daemon;
   char *listen;
   char *chart_query;

@@ -36,7 +36,9 @@ int kq_lines_feed(kq_lines *l, const char *data, size_t n, kq_line_fn fn, void *
   return 0;
 }
 
-void kq_lines_reset(kq_lines *l) { l->len = 0; }
+void kq_lines_reset(kq_lines *l) {
+  l->len = 0;
+}
 
 void kq_lines_free(kq_lines *l) {
   free(l->buf);
@@ -74,7 +76,9 @@ static void kq_put(kq_sb *b, const char *s, size_t n) {
   b->p[b->len] = '\0';
 }
 
-static void kq_puts(kq_sb *b, const char *s) { kq_put(b, s, strlen(s)); }
+static void kq_puts(kq_sb *b, const char *s) {
+  kq_put(b, s, strlen(s));
+}
 
 static void kq_put_literal(kq_sb *b, const char *s) {
   kq_puts(b, "'");
@@ -84,9 +88,9 @@ static void kq_put_literal(kq_sb *b, const char *s) {
 
 /* A column type: a known base type, with <…> or (…) parameters of the same alphabet. */
 static int kq_type_valid(const char *t, size_t n) {
-  static const char *const bases[] = {"STRING", "VARCHAR", "INT", "INTEGER", "BIGINT", "DOUBLE",
-                                      "BOOLEAN", "BYTES", "DATE", "TIME", "TIMESTAMP",
-                                      "DECIMAL", "ARRAY", "MAP", "STRUCT", NULL};
+  static const char *const bases[] = {
+      "STRING", "VARCHAR", "INT",       "INTEGER", "BIGINT", "DOUBLE", "BOOLEAN", "BYTES",
+      "DATE",   "TIME",    "TIMESTAMP", "DECIMAL", "ARRAY",  "MAP",    "STRUCT",  NULL};
   size_t word = 0;
   while (word < n && isalpha((unsigned char)t[word])) word++;
   int known = 0;
@@ -96,7 +100,8 @@ static int kq_type_valid(const char *t, size_t n) {
   int depth = 0;
   for (size_t i = word; i < n; i++) {
     char c = t[i];
-    if (c == '<' || c == '(') depth++;
+    if (c == '<' || c == '(')
+      depth++;
     else if (c == '>' || c == ')') {
       if (--depth < 0) return 0;
     } else if (!(isalnum((unsigned char)c) || c == '_' || c == ' ' || c == ',' || c == '`'))
@@ -191,9 +196,12 @@ char *kq_push_query_sql(const char *sql, char *why, size_t why_len) {
     if (c == '\'' || c == '"' || c == '`') {
       size_t j = i + 1;
       while (j < n) {
-        if (s[j] != c) j++;
-        else if (j + 1 < n && s[j + 1] == c) j += 2; /* doubled quote inside */
-        else break;
+        if (s[j] != c)
+          j++;
+        else if (j + 1 < n && s[j + 1] == c)
+          j += 2; /* doubled quote inside */
+        else
+          break;
       }
       if (j >= n) {
         snprintf(why, why_len, "unterminated %c quote", c);

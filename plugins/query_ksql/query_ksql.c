@@ -82,41 +82,79 @@ struct query_ksql {
   sd_metric *m_errors, *m_dropped;
 };
 
-#define KQ_ORIGINAL_COLUMNS                                                                  \
-  "name VARCHAR, time BIGINT, values_x DOUBLE, values_y DOUBLE, values_z DOUBLE, "           \
+#define KQ_ORIGINAL_COLUMNS                                                                    \
+  "name VARCHAR, time BIGINT, values_x DOUBLE, values_y DOUBLE, values_z DOUBLE, "             \
   "messageId BIGINT, sessionId VARCHAR, deviceId VARCHAR"
 
 static const sd_config_key kq_keys[] = {
-    {.name = "server", .type = SD_CFG_STRING, .default_value = "http://127.0.0.1:8088",
+    {.name = "server",
+     .type = SD_CFG_STRING,
+     .default_value = "http://127.0.0.1:8088",
      .description = "ksqlDB server base URL"},
-    {.name = "http_version", .type = SD_CFG_ENUM, .default_value = "auto",
+    {.name = "http_version",
+     .type = SD_CFG_ENUM,
+     .default_value = "auto",
      .enum_values = "auto|1.1|2",
      .description = "auto: HTTP/1.1, switching to HTTP/2 when the server asks (ksqlDB < 0.24)"},
     {.name = "user", .type = SD_CFG_STRING, .description = "HTTP basic auth user"},
-    {.name = "password", .type = SD_CFG_STRING, .flags = SD_CFG_SECRET,
+    {.name = "password",
+     .type = SD_CFG_STRING,
+     .flags = SD_CFG_SECRET,
      .description = "HTTP basic auth password"},
-    {.name = "create_stream", .type = SD_CFG_BOOL, .default_value = "true",
+    {.name = "create_stream",
+     .type = SD_CFG_BOOL,
+     .default_value = "true",
      .description = "create the stream over /ksql when SHOW STREAMS does not list it"},
-    {.name = "stream_name", .type = SD_CFG_STRING, .default_value = "smartphone_sensor_stream",
+    {.name = "stream_name",
+     .type = SD_CFG_STRING,
+     .default_value = "smartphone_sensor_stream",
      .description = "stream the queries read (an identifier)"},
-    {.name = "columns", .type = SD_CFG_STRING, .default_value = KQ_ORIGINAL_COLUMNS,
+    {.name = "columns",
+     .type = SD_CFG_STRING,
+     .default_value = KQ_ORIGINAL_COLUMNS,
      .description = "stream columns, `name TYPE, ...` (the original project's by default)"},
-    {.name = "topic", .type = SD_CFG_STRING, .default_value = "smartphone-sensor-data",
+    {.name = "topic",
+     .type = SD_CFG_STRING,
+     .default_value = "smartphone-sensor-data",
      .description = "Kafka topic of the stream"},
-    {.name = "value_format", .type = SD_CFG_STRING, .default_value = "JSON",
+    {.name = "value_format",
+     .type = SD_CFG_STRING,
+     .default_value = "JSON",
      .description = "VALUE_FORMAT of the stream"},
-    {.name = "auto_offset_reset", .type = SD_CFG_ENUM, .default_value = "latest",
-     .enum_values = "latest|earliest", .description = "where each push query starts"},
-    {.name = "reconnect_min", .type = SD_CFG_DURATION, .flags = SD_CFG_HAS_MIN,
-     .default_value = "200ms", .min = 1e6, .description = "first reconnect delay"},
-    {.name = "reconnect_max", .type = SD_CFG_DURATION, .flags = SD_CFG_HAS_MIN,
-     .default_value = "10s", .min = 1e6, .description = "longest reconnect delay"},
-    {.name = "connect_timeout", .type = SD_CFG_DURATION, .flags = SD_CFG_HAS_MIN,
-     .default_value = "5s", .min = 1e6, .description = "TCP connect timeout"},
-    {.name = "request_timeout", .type = SD_CFG_DURATION, .flags = SD_CFG_HAS_MIN,
-     .default_value = "10s", .min = 1e6, .description = "timeout of /ksql statements"},
-    {.name = "query.", .type = SD_CFG_PREFIX, .flags = SD_CFG_MULTI,
-     .description = "query.<name> = SELECT … EMIT CHANGES: one push query, rows labelled <name>"},
+    {.name = "auto_offset_reset",
+     .type = SD_CFG_ENUM,
+     .default_value = "latest",
+     .enum_values = "latest|earliest",
+     .description = "where each push query starts"},
+    {.name = "reconnect_min",
+     .type = SD_CFG_DURATION,
+     .flags = SD_CFG_HAS_MIN,
+     .default_value = "200ms",
+     .min = 1e6,
+     .description = "first reconnect delay"},
+    {.name = "reconnect_max",
+     .type = SD_CFG_DURATION,
+     .flags = SD_CFG_HAS_MIN,
+     .default_value = "10s",
+     .min = 1e6,
+     .description = "longest reconnect delay"},
+    {.name = "connect_timeout",
+     .type = SD_CFG_DURATION,
+     .flags = SD_CFG_HAS_MIN,
+     .default_value = "5s",
+     .min = 1e6,
+     .description = "TCP connect timeout"},
+    {.name = "request_timeout",
+     .type = SD_CFG_DURATION,
+     .flags = SD_CFG_HAS_MIN,
+     .default_value = "10s",
+     .min = 1e6,
+     .description = "timeout of /ksql statements"},
+    {.name = "query.",
+     .type = SD_CFG_PREFIX,
+     .flags = SD_CFG_MULTI,
+     .description =
+         "query.<name> = SELECT … EMIT CHANGES: one push query, rows labelled <name>"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL}};
 
 /* ---- config ----------------------------------------------------------------------- */
@@ -141,8 +179,10 @@ static void kq_collect_query(void *arg, const char *name, const char *sql) {
     checked = kq_push_query_sql(sql, why, sizeof why);
   }
   if (!checked) {
-    if (c->report) c->host->config_error(c->stage, key, "%s", why);
-    else c->host->log(c->stage, SD_LOG_ERROR, "%s: %s", key, why);
+    if (c->report)
+      c->host->config_error(c->stage, key, "%s", why);
+    else
+      c->host->log(c->stage, SD_LOG_ERROR, "%s: %s", key, why);
     c->failed = 1;
     return;
   }
@@ -181,7 +221,7 @@ static sd_result kq_validate(const sd_host_api *host, sd_stage *stage) {
   char why[256];
   char *sql = kq_stream_sql(host, stage, why, sizeof why);
   if (!sql) {
-    const char *key = strstr(why, "column") ? "columns"
+    const char *key = strstr(why, "column")   ? "columns"
                       : strstr(why, "format") ? "value_format"
                                               : "stream_name";
     return host->config_error(stage, key, "%s", why);
@@ -192,7 +232,8 @@ static sd_result kq_validate(const sd_host_api *host, sd_stage *stage) {
   kq_free_conns(c.conns, c.count);
   if (c.failed) return SD_ERR;
   if (c.count == 0) return host->config_error(stage, "query.", "no query.<name> configured");
-  if (host->config_duration(stage, "reconnect_max") < host->config_duration(stage, "reconnect_min"))
+  if (host->config_duration(stage, "reconnect_max") <
+      host->config_duration(stage, "reconnect_min"))
     return host->config_error(stage, "reconnect_max", "must not be below reconnect_min");
   return SD_OK;
 }
@@ -275,14 +316,18 @@ static void kq_on_row(kq_conn *c, json_t *row) {
     const char *name = c->columns[i];
     size_t nlen = strlen(name);
     json_t *v = json_array_get(row, i);
-    if (!v || json_is_null(v)) h->field_null(b, name, nlen);
+    if (!v || json_is_null(v))
+      h->field_null(b, name, nlen);
     else if (json_is_integer(v) && !strcasecmp(c->types[i], "DOUBLE"))
       h->field_double(b, name, nlen, (double)json_integer_value(v));
-    else if (json_is_integer(v)) h->field_int(b, name, nlen, (int64_t)json_integer_value(v));
-    else if (json_is_real(v)) h->field_double(b, name, nlen, json_real_value(v));
+    else if (json_is_integer(v))
+      h->field_int(b, name, nlen, (int64_t)json_integer_value(v));
+    else if (json_is_real(v))
+      h->field_double(b, name, nlen, json_real_value(v));
     else if (json_is_string(v))
       h->field_string(b, name, nlen, json_string_value(v), json_string_length(v));
-    else if (json_is_boolean(v)) h->field_bool(b, name, nlen, json_is_true(v));
+    else if (json_is_boolean(v))
+      h->field_bool(b, name, nlen, json_is_true(v));
     else {
       char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
       if (text) h->field_string(b, name, nlen, text, strlen(text));
@@ -300,8 +345,10 @@ static void kq_on_line(void *ctx, const char *line, size_t len) {
     kq_on_row(c, v);
   } else if (json_is_object(v) && json_object_get(v, "columnNames")) {
     if (kq_on_header(c, v))
-      q->host->log(q->stage, SD_LOG_WARN, "query %s: unusable header: %.*s", c->name, (int)len, line);
-  } else if (json_is_object(v) && (json_object_get(v, "error_code") || json_object_get(v, "@type"))) {
+      q->host->log(q->stage, SD_LOG_WARN, "query %s: unusable header: %.*s", c->name, (int)len,
+                   line);
+  } else if (json_is_object(v) &&
+             (json_object_get(v, "error_code") || json_object_get(v, "@type"))) {
     free(c->error_line);
     c->error_line = strndup(line, len); /* reported verbatim when the stream ends */
     q->host->metric_add(q->m_errors, 1);
@@ -368,8 +415,9 @@ static CURL *kq_easy(query_ksql *q, const char *path, const char *body, char *er
   curl_easy_setopt(e, CURLOPT_URL, url);
   curl_easy_setopt(e, CURLOPT_COPYPOSTFIELDS, body);
   curl_easy_setopt(e, CURLOPT_HTTPHEADER, q->headers);
-  curl_easy_setopt(e, CURLOPT_HTTP_VERSION,
-                   (long)(q->use_http2 ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE : CURL_HTTP_VERSION_1_1));
+  curl_easy_setopt(
+      e, CURLOPT_HTTP_VERSION,
+      (long)(q->use_http2 ? CURL_HTTP_VERSION_2_PRIOR_KNOWLEDGE : CURL_HTTP_VERSION_1_1));
   if (q->use_http2) {
     /* libcurl 7.88 does not send a request on a reused prior-knowledge HTTP/2 connection
      * (it reports it "left intact" and the transfer hangs or fails): one connection each. */
@@ -426,10 +474,11 @@ static void kq_conn_done(kq_conn *c, CURLcode res) {
   if (c->line_overflow)
     snprintf(reason, sizeof reason, "a line longer than %zu bytes", c->lines.max_line);
   else if (res != CURLE_OK)
-    snprintf(reason, sizeof reason, "%s%s%s", curl_easy_strerror(res), c->curl_error[0] ? ": " : "",
-             c->curl_error);
+    snprintf(reason, sizeof reason, "%s%s%s", curl_easy_strerror(res),
+             c->curl_error[0] ? ": " : "", c->curl_error);
   else if (c->http_status != 200)
-    snprintf(reason, sizeof reason, "HTTP %ld: %s", c->http_status, c->err_body ? c->err_body : "");
+    snprintf(reason, sizeof reason, "HTTP %ld: %s", c->http_status,
+             c->err_body ? c->err_body : "");
   else if (c->error_line)
     snprintf(reason, sizeof reason, "error after the header: %s", c->error_line);
   else
@@ -512,7 +561,8 @@ static void kq_ddl_done(query_ksql *q, CURLcode res) {
   q->ddl = NULL;
   q->ddl_running = 0;
   char reason[600];
-  json_t *answer = res == CURLE_OK ? json_loadb(q->ddl_body ? q->ddl_body : "", q->ddl_len, 0, NULL) : NULL;
+  json_t *answer =
+      res == CURLE_OK ? json_loadb(q->ddl_body ? q->ddl_body : "", q->ddl_len, 0, NULL) : NULL;
   int step = q->ddl_state;
   if (res == CURLE_OK && status == 200 && json_is_array(answer)) {
     if (step == KQ_DDL_SHOW && !kq_stream_listed(q, answer)) {
@@ -520,7 +570,8 @@ static void kq_ddl_done(query_ksql *q, CURLcode res) {
       q->host->log(q->stage, SD_LOG_INFO, "creating stream: %s", q->create_sql);
       kq_ddl_start(q, q->create_sql);
     } else {
-      if (step == KQ_DDL_CREATE) q->host->log(q->stage, SD_LOG_INFO, "stream %s created", q->stream_name);
+      if (step == KQ_DDL_CREATE)
+        q->host->log(q->stage, SD_LOG_INFO, "stream %s created", q->stream_name);
       q->ddl_state = KQ_DDL_READY;
       q->ddl_attempt = 0;
       q->ddl_last_reason[0] = '\0';
@@ -529,7 +580,8 @@ static void kq_ddl_done(query_ksql *q, CURLcode res) {
     return;
   }
   json_decref(answer);
-  if (step == KQ_DDL_CREATE && status == 400 && q->ddl_body && strstr(q->ddl_body, "already exists")) {
+  if (step == KQ_DDL_CREATE && status == 400 && q->ddl_body &&
+      strstr(q->ddl_body, "already exists")) {
     q->ddl_state = KQ_DDL_READY; /* created meanwhile by someone else */
     return;
   }
@@ -628,8 +680,10 @@ static sd_result kq_init(const sd_host_api *host, sd_stage *stage, void **state)
   host->config_each(stage, "query.", kq_collect_query, &c);
   q->conns = c.conns;
   q->conn_count = c.count;
-  q->m_errors = host->counter(stage, "ksql_errors_total", "errors reported by or about ksqlDB", NULL);
-  q->m_dropped = host->counter(stage, "ksql_rows_refused_total", "rows refused downstream (SD_ERR)", NULL);
+  q->m_errors =
+      host->counter(stage, "ksql_errors_total", "errors reported by or about ksqlDB", NULL);
+  q->m_dropped =
+      host->counter(stage, "ksql_rows_refused_total", "rows refused downstream (SD_ERR)", NULL);
   for (size_t i = 0; i < q->conn_count; i++) {
     kq_conn *k = &q->conns[i];
     char labels[200];
@@ -643,7 +697,8 @@ static sd_result kq_init(const sd_host_api *host, sd_stage *stage, void **state)
     json_decref(body);
     k->m_up = host->gauge(stage, "ksql_up", "1 while the push query streams", labels);
     k->m_rows = host->counter(stage, "ksql_rows_total", "rows received from ksqlDB", labels);
-    k->m_reconnects = host->counter(stage, "ksql_reconnects_total", "push query restarts", labels);
+    k->m_reconnects =
+        host->counter(stage, "ksql_reconnects_total", "push query restarts", labels);
   }
   q->headers = curl_slist_append(NULL, "Content-Type: application/json");
   q->headers = curl_slist_append(q->headers, "Accept: application/vnd.ksqlapi.delimited.v1");

@@ -10,7 +10,7 @@ typedef struct kc_each_ctx {
   rd_kafka_conf_t *conf;
   const sd_host_api *host;
   sd_stage *stage;
-  int report;      /* call config_error for each bad key (validate) */
+  int report; /* call config_error for each bad key (validate) */
   int failed;
   int skip_brokers; /* validation: never point the test client at a broker */
   char *err;
@@ -26,7 +26,8 @@ static void kc_set_each(void *arg, const char *key, const char *value) {
   char full[160];
   snprintf(full, sizeof full, "kafka.%s", key);
   if (!c->first_key[0]) snprintf(c->first_key, sizeof c->first_key, "%s", full);
-  if (c->skip_brokers && (!strcmp(key, "bootstrap.servers") || !strcmp(key, "metadata.broker.list")))
+  if (c->skip_brokers &&
+      (!strcmp(key, "bootstrap.servers") || !strcmp(key, "metadata.broker.list")))
     return;
   if (rd_kafka_conf_set(c->conf, key, value, errstr, sizeof errstr) == RD_KAFKA_CONF_OK) return;
   if (c->report) c->host->config_error(c->stage, full, "%s", errstr);
@@ -42,7 +43,8 @@ static rd_kafka_conf_t *kc_build_ctx(kc_each_ctx *c, const kc_setting *defaults,
   char errstr[512];
   c->conf = rd_kafka_conf_new();
   for (const kc_setting *d = defaults; d && d->name; d++) {
-    if (rd_kafka_conf_set(c->conf, d->name, d->value, errstr, sizeof errstr) != RD_KAFKA_CONF_OK) {
+    if (rd_kafka_conf_set(c->conf, d->name, d->value, errstr, sizeof errstr) !=
+        RD_KAFKA_CONF_OK) {
       snprintf(c->err, c->errlen, "built-in default %s=%s: %s", d->name, d->value, errstr);
       c->failed = 1;
     }
@@ -64,8 +66,12 @@ static rd_kafka_conf_t *kc_build_ctx(kc_each_ctx *c, const kc_setting *defaults,
 rd_kafka_conf_t *kc_build(const sd_host_api *host, sd_stage *stage, const kc_setting *defaults,
                           const char *brokers, char *err, size_t errlen, char *bad_key,
                           size_t bad_key_len) {
-  kc_each_ctx c = {.host = host, .stage = stage, .err = err, .errlen = errlen,
-                   .bad_key = bad_key, .bad_key_len = bad_key_len};
+  kc_each_ctx c = {.host = host,
+                   .stage = stage,
+                   .err = err,
+                   .errlen = errlen,
+                   .bad_key = bad_key,
+                   .bad_key_len = bad_key_len};
   err[0] = '\0';
   bad_key[0] = '\0';
   return kc_build_ctx(&c, defaults, brokers);
@@ -90,8 +96,14 @@ static void kc_blame_each(void *arg, const char *key, const char *value) {
 sd_result kc_validate(const sd_host_api *host, sd_stage *stage, rd_kafka_type_t type,
                       const kc_setting *defaults) {
   char err[512], bad[160], errstr[512];
-  kc_each_ctx c = {.host = host, .stage = stage, .report = 1, .skip_brokers = 1, .err = err,
-                   .errlen = sizeof err, .bad_key = bad, .bad_key_len = sizeof bad};
+  kc_each_ctx c = {.host = host,
+                   .stage = stage,
+                   .report = 1,
+                   .skip_brokers = 1,
+                   .err = err,
+                   .errlen = sizeof err,
+                   .bad_key = bad,
+                   .bad_key_len = sizeof bad};
   rd_kafka_conf_t *conf = kc_build_ctx(&c, defaults, NULL);
   if (!conf) return SD_ERR;
   rd_kafka_conf_set_log_cb(conf, kc_quiet_log);

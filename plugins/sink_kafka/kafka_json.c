@@ -8,7 +8,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-void kj_buf_reset(kj_buf *b) { b->len = 0; }
+void kj_buf_reset(kj_buf *b) {
+  b->len = 0;
+}
 
 void kj_buf_free(kj_buf *b) {
   free(b->data);
@@ -44,11 +46,21 @@ int kj_append_string(kj_buf *b, const char *s, size_t n) {
     char esc[7];
     size_t el = 0;
     switch (c) {
-    case '"': esc[0] = '\\', esc[1] = '"', el = 2; break;
-    case '\\': esc[0] = '\\', esc[1] = '\\', el = 2; break;
-    case '\n': esc[0] = '\\', esc[1] = 'n', el = 2; break;
-    case '\r': esc[0] = '\\', esc[1] = 'r', el = 2; break;
-    case '\t': esc[0] = '\\', esc[1] = 't', el = 2; break;
+    case '"':
+      esc[0] = '\\', esc[1] = '"', el = 2;
+      break;
+    case '\\':
+      esc[0] = '\\', esc[1] = '\\', el = 2;
+      break;
+    case '\n':
+      esc[0] = '\\', esc[1] = 'n', el = 2;
+      break;
+    case '\r':
+      esc[0] = '\\', esc[1] = 'r', el = 2;
+      break;
+    case '\t':
+      esc[0] = '\\', esc[1] = 't', el = 2;
+      break;
     default:
       if (c < 0x20) {
         memcpy(esc, "\\u00", 4);
@@ -92,10 +104,12 @@ static int kj_append_value(kj_buf *b, const sd_field *f) {
   char num[32];
   const sd_value *v = &f->value;
   switch (v->type) {
-  case SD_BOOL: return v->as.i ? kj_buf_append(b, "true", 4) : kj_buf_append(b, "false", 5);
-  case SD_INT: return kj_buf_append(b, num, (size_t)snprintf(num, sizeof num, "%lld",
-                                                               (long long)v->as.i));
-  case SD_DOUBLE: return kj_append_double(b, v->as.d);
+  case SD_BOOL:
+    return v->as.i ? kj_buf_append(b, "true", 4) : kj_buf_append(b, "false", 5);
+  case SD_INT:
+    return kj_buf_append(b, num, (size_t)snprintf(num, sizeof num, "%lld", (long long)v->as.i));
+  case SD_DOUBLE:
+    return kj_append_double(b, v->as.d);
   case SD_STRING:
     /* Some relays send `time` as a numeric string; the topic keeps it an integer. */
     if (f->name_len == 4 && memcmp(f->name, "time", 4) == 0 &&
@@ -108,7 +122,8 @@ static int kj_append_value(kj_buf *b, const sd_field *f) {
         return kj_buf_append(b, num, (size_t)snprintf(num, sizeof num, "%lld", t));
     }
     return kj_append_string(b, v->as.s.ptr, (size_t)v->as.s.len);
-  default: return kj_buf_append(b, "null", 4);
+  default:
+    return kj_buf_append(b, "null", 4);
   }
 }
 

@@ -44,29 +44,40 @@ struct sink_kafka {
   int poller_running;
   atomic_int stop;
   atomic_llong in_flight;
-  atomic_int broker_state; /* -1 unknown, 0 all down, 1 up */
-  int64_t last_txretries;  /* poll thread only */
+  atomic_llong failed_count; /* records that ended undelivered, for drain's report */
+  atomic_int broker_state;   /* -1 unknown, 0 all down, 1 up */
+  int64_t last_txretries;    /* poll thread only */
   sd_metric *m_produced, *m_delivered, *m_failed, *m_retried, *m_queue_full, *m_in_flight,
       *m_latency, *m_brokers_up, *m_up, *m_undelivered;
 };
 
 static const kc_setting sk_defaults[] = {
     {"enable.idempotence", "true"},     /* no duplicates from librdkafka's own retries */
-    {"linger.ms", "5"},                  /* phone-to-chart latency over batching */
-    {"message.timeout.ms", "10000"},     /* a phone waiting on ack=delivered gets 503 after */
-    {"statistics.interval.ms", "1000"},  /* broker up/down and retry metrics */
+    {"linger.ms", "5"},                 /* phone-to-chart latency over batching */
+    {"message.timeout.ms", "10000"},    /* a phone waiting on ack=delivered gets 503 after */
+    {"statistics.interval.ms", "1000"}, /* broker up/down and retry metrics */
     {"client.id", "sensord-sink_kafka"},
     {NULL, NULL}};
 
 static const sd_config_key sk_keys[] = {
-    {.name = "brokers", .type = SD_CFG_STRING, .default_value = "127.0.0.1:9092",
-     .description = "Kafka bootstrap servers (host:port,...); kafka.bootstrap.servers overrides"},
-    {.name = "topic", .type = SD_CFG_STRING, .default_value = "smartphone-sensor-data",
+    {.name = "brokers",
+     .type = SD_CFG_STRING,
+     .default_value = "127.0.0.1:9092",
+     .description =
+         "Kafka bootstrap servers (host:port,...); kafka.bootstrap.servers overrides"},
+    {.name = "topic",
+     .type = SD_CFG_STRING,
+     .default_value = "smartphone-sensor-data",
      .description = "topic every reading is produced to (key = deviceId)"},
-    {.name = "retry_interval", .type = SD_CFG_DURATION, .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
-     .default_value = "10ms", .min = 1e6, .max = 1e9,
+    {.name = "retry_interval",
+     .type = SD_CFG_DURATION,
+     .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
+     .default_value = "10ms",
+     .min = 1e6,
+     .max = 1e9,
      .description = "how soon records refused with QUEUE_FULL are offered again"},
-    {.name = "kafka.", .type = SD_CFG_PREFIX,
+    {.name = "kafka.",
+     .type = SD_CFG_PREFIX,
      .description = "any librdkafka producer property, e.g. kafka.linger.ms = 5"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL}};
 
@@ -83,16 +94,20 @@ static int sk_permanent(rd_kafka_resp_err_t err) {
   case RD_KAFKA_RESP_ERR_TOPIC_EXCEPTION:
   case RD_KAFKA_RESP_ERR__UNKNOWN_TOPIC:
   case RD_KAFKA_RESP_ERR__INVALID_ARG:
-  case RD_KAFKA_RESP_ERR__FATAL: return 1;
-  default: return 0;
+  case RD_KAFKA_RESP_ERR__FATAL:
+    return 1;
+  default:
+    return 0;
   }
 }
 
 /* Settles n records of t (any thread); the last one completes the batch and frees t. */
 static void sk_settle(sk_tracker *t, size_t n, rd_kafka_resp_err_t err) {
   if (err) {
-    if (sk_permanent(err)) atomic_store(&t->failed_permanent, 1);
-    else atomic_store(&t->failed_transient, 1);
+    if (sk_permanent(err))
+      atomic_store(&t->failed_permanent, 1);
+    else
+      atomic_store(&t->failed_transient, 1);
   }
   if (atomic_fetch_sub(&t->unsettled, n) != n) return;
   sd_status status = atomic_load(&t->failed_permanent)   ? SD_STATUS_FAIL
@@ -107,9 +122,11 @@ static void sk_set_broker_state(sink_kafka *sk, int up, const char *why) {
   if (was == up) return;
   sk->host->metric_set(sk->m_up, up);
   if (up)
-    sk->host->log(sk->stage, SD_LOG_INFO, "kafka %s", was == -1 ? "reachable" : "reachable again");
+    sk->host->log(sk->stage, SD_LOG_INFO, "kafka %s",
+                  was == -1 ? "reachable" : "reachable again");
   else
-    sk->host->log(sk->stage, SD_LOG_WARN, "kafka unreachable: %s", why ? why : "all brokers down");
+    sk->host->log(sk->stage, SD_LOG_WARN, "kafka unreachable: %s",
+                  why ? why : "all brokers down");
 }
 
 static void sk_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -119,6 +136,7 @@ static void sk_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
   atomic_fetch_sub(&sk->in_flight, 1);
   sk->host->metric_add(sk->m_in_flight, -1);
   if (m->err) {
+    atomic_fetch_add(&sk->failed_count, 1);
     sk->host->metric_add(sk->m_failed, 1);
     sk->host->log(sk->stage, SD_LOG_WARN, "delivery failed: %s (topic %s partition %d)",
                   rd_kafka_err2str(m->err), sk->topic, (int)m->partition);
@@ -137,7 +155,8 @@ static void sk_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaqu
   } else if (err == RD_KAFKA_RESP_ERR__FATAL) {
     char why[512];
     rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof why);
-    sk->host->log(sk->stage, SD_LOG_ERROR, "fatal producer error (%s): %s; every further batch fails",
+    sk->host->log(sk->stage, SD_LOG_ERROR,
+                  "fatal producer error (%s): %s; every further batch fails",
                   rd_kafka_err2name(orig), why);
   } else {
     sk->host->log(sk->stage, SD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
@@ -197,10 +216,10 @@ static int sk_produce_records(sink_kafka *sk, sk_tracker *t) {
       size_t key_len;
       const char *key = kj_record_key(&rec, &key_len);
       atomic_fetch_add(&sk->in_flight, 1);
-      err = rd_kafka_producev(sk->rk, RD_KAFKA_V_RKT(sk->rkt),
-                              RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                              RD_KAFKA_V_VALUE(sk->buf.data, sk->buf.len),
-                              RD_KAFKA_V_KEY(key, key_len), RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
+      err = rd_kafka_producev(
+          sk->rk, RD_KAFKA_V_RKT(sk->rkt), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+          RD_KAFKA_V_VALUE(sk->buf.data, sk->buf.len), RD_KAFKA_V_KEY(key, key_len),
+          RD_KAFKA_V_OPAQUE(t), RD_KAFKA_V_END);
       if (err) atomic_fetch_sub(&sk->in_flight, 1);
     }
     if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) { /* record i stays ours: t is alive */
@@ -209,6 +228,7 @@ static int sk_produce_records(sink_kafka *sk, sk_tracker *t) {
       return SK_QUEUE_FULL;
     }
     if (err) {
+      atomic_fetch_add(&sk->failed_count, 1);
       h->metric_add(sk->m_failed, 1);
       h->log(sk->stage, SD_LOG_WARN, "record %zu not produced: %s", i, rd_kafka_err2str(err));
       sk_settle(t, 1, err);
@@ -242,11 +262,14 @@ static void sk_retry_waiting(void *state) {
 
 static void sk_enqueue_waiting(sink_kafka *sk, sk_tracker *t) {
   t->next_waiting = NULL;
-  if (sk->wait_tail) sk->wait_tail->next_waiting = t;
-  else sk->wait_head = t;
+  if (sk->wait_tail)
+    sk->wait_tail->next_waiting = t;
+  else
+    sk->wait_head = t;
   sk->wait_tail = t;
   if (!sk->retry_timer)
-    sk->retry_timer = sk->host->timer_start(sk->stage, sk->retry_interval_ns, 1, sk_retry_waiting);
+    sk->retry_timer =
+        sk->host->timer_start(sk->stage, sk->retry_interval_ns, 1, sk_retry_waiting);
 }
 
 static sd_result sk_process(void *state, sd_delivery *delivery) {
@@ -300,19 +323,26 @@ static sd_result sk_init(const sd_host_api *host, sd_stage *stage, void **state)
   rd_kafka_conf_set_dr_msg_cb(sk->conf, sk_on_delivery);
   rd_kafka_conf_set_error_cb(sk->conf, sk_on_error);
   rd_kafka_conf_set_stats_cb(sk->conf, sk_on_stats);
-  sk->m_produced = host->counter(stage, "kafka_produced_total", "records handed to librdkafka", NULL);
-  sk->m_delivered = host->counter(stage, "kafka_delivered_total", "records acknowledged by Kafka", NULL);
-  sk->m_failed = host->counter(stage, "kafka_failed_total", "records that could not be delivered", NULL);
-  sk->m_retried = host->counter(stage, "kafka_retried_total", "produce requests librdkafka resent", NULL);
-  sk->m_queue_full = host->counter(stage, "kafka_queue_full_total",
-                                   "records refused for now by a full producer queue (offered again)", NULL);
-  sk->m_in_flight = host->gauge(stage, "kafka_in_flight", "records produced and not yet reported", NULL);
+  sk->m_produced =
+      host->counter(stage, "kafka_produced_total", "records handed to librdkafka", NULL);
+  sk->m_delivered =
+      host->counter(stage, "kafka_delivered_total", "records acknowledged by Kafka", NULL);
+  sk->m_failed =
+      host->counter(stage, "kafka_failed_total", "records that could not be delivered", NULL);
+  sk->m_retried =
+      host->counter(stage, "kafka_retried_total", "produce requests librdkafka resent", NULL);
+  sk->m_queue_full =
+      host->counter(stage, "kafka_queue_full_total",
+                    "records refused for now by a full producer queue (offered again)", NULL);
+  sk->m_in_flight =
+      host->gauge(stage, "kafka_in_flight", "records produced and not yet reported", NULL);
   sk->m_latency = host->histogram(stage, "kafka_delivery_latency_seconds",
                                   "produce call to delivery report", NULL, NULL, 0);
   sk->m_brokers_up = host->gauge(stage, "kafka_brokers_up", "brokers in state UP", NULL);
   sk->m_up = host->gauge(stage, "kafka_up", "1 while a broker is reachable", NULL);
-  sk->m_undelivered = host->counter(stage, "kafka_undelivered_at_shutdown_total",
-                                    "records still undelivered when the grace period ended", NULL);
+  sk->m_undelivered =
+      host->counter(stage, "kafka_undelivered_at_shutdown_total",
+                    "records still undelivered when the grace period ended", NULL);
   *state = sk;
   return SD_OK;
 }
@@ -357,6 +387,7 @@ static int64_t sk_abandon(sink_kafka *sk) {
     sk->wait_head = t->next_waiting;
     size_t left = t->count - t->next_record;
     t->next_record = t->count;
+    atomic_fetch_add(&sk->failed_count, (long long)left);
     sk->host->metric_add(sk->m_failed, (double)left);
     sk_settle(t, left, RD_KAFKA_RESP_ERR__PURGE_QUEUE);
   }
@@ -368,9 +399,12 @@ static int64_t sk_abandon(sink_kafka *sk) {
   return undelivered;
 }
 
+/* Flushes until the deadline, then fails what is left. Returns every reading that ended
+ * undelivered during the drain: failed while flushing, or still pending at the deadline. */
 static int64_t sk_drain(void *state, int64_t deadline_mono_ns) {
   sink_kafka *sk = state;
   if (!sk->rk) return 0;
+  int64_t failed_before = atomic_load(&sk->failed_count);
   for (;;) {
     if (sk->wait_head) sk_retry_waiting(sk);
     if (!sk->wait_head && atomic_load(&sk->in_flight) == 0) break;
@@ -378,16 +412,19 @@ static int64_t sk_drain(void *state, int64_t deadline_mono_ns) {
     if (left_ms <= 0) break;
     rd_kafka_flush(sk->rk, (int)(left_ms < 50 ? left_ms : 50));
   }
-  int64_t undelivered = sk_waiting_records(sk) + atomic_load(&sk->in_flight);
-  if (undelivered > 0) {
-    sk->host->log(sk->stage, SD_LOG_ERROR,
-                  "grace period over: %lld readings not delivered to Kafka (their batches fail)",
-                  (long long)undelivered);
-    sk->host->metric_add(sk->m_undelivered, (double)undelivered);
+  int64_t pending = sk_waiting_records(sk) + atomic_load(&sk->in_flight);
+  if (pending > 0) {
+    sk->host->metric_add(sk->m_undelivered, (double)pending);
     sk_abandon(sk);
-  } else {
-    sk->host->log(sk->stage, SD_LOG_INFO, "drained: every reading delivered to Kafka");
   }
+  int64_t undelivered = atomic_load(&sk->failed_count) - failed_before;
+  if (undelivered > 0)
+    sk->host->log(sk->stage, SD_LOG_ERROR,
+                  "shutdown: %lld readings not delivered to Kafka (%lld still pending when the "
+                  "grace period ended); their batches failed",
+                  (long long)undelivered, (long long)pending);
+  else
+    sk->host->log(sk->stage, SD_LOG_INFO, "drained: every reading delivered to Kafka");
   return undelivered;
 }
 

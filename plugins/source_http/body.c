@@ -35,7 +35,7 @@ void body_init(body_buf *b, size_t limit, body_encoding encoding, size_t size_hi
   b->limit = limit;
   b->encoding = encoding;
   if (encoding == BODY_IDENTITY && size_hint > 0 && size_hint <= limit) {
-    b->data = malloc(size_hint);
+    b->data = malloc(size_hint + BODY_PADDING);
     if (b->data) b->cap = size_hint;
   }
 }
@@ -48,7 +48,7 @@ static int body_grow(body_buf *b, size_t need) {
   if (cap < need) cap = need;
   if (cap > b->limit + 1) cap = b->limit + 1;
   if (cap < need) return -1;
-  char *p = realloc(b->data, cap);
+  char *p = realloc(b->data, cap + BODY_PADDING);
   if (!p) return -1;
   b->data = p;
   b->cap = cap;
@@ -115,6 +115,7 @@ body_status body_append(body_buf *b, const char *data, size_t len) {
 }
 
 body_status body_finish(body_buf *b) {
+  if (b->data) memset(b->data + b->len, 0, BODY_PADDING);
   if (b->encoding != BODY_GZIP) return BODY_OK;
   if (!b->z_ready) return body_bad(b, "empty compressed body");
   if (!b->z_done) return body_bad(b, "truncated compressed body");

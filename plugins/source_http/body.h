@@ -16,8 +16,12 @@ typedef enum body_status {
   BODY_NO_MEMORY = 3
 } body_status;
 
+/* Bytes allocated past data[cap], and zeroed past data[len] by body_finish, so that a
+ * parser that reads ahead (simdjson) can take the body where it lies, without a copy. */
+#define BODY_PADDING 64
+
 typedef struct body_buf {
-  char *data;
+  char *data; /* cap + BODY_PADDING bytes */
   size_t len;
   size_t cap;
   size_t limit;
@@ -36,7 +40,7 @@ int body_encoding_parse(const char *header, body_encoding *out);
 /* size_hint: the Content-Length when known (0 = unknown), used to size the buffer once. */
 void body_init(body_buf *b, size_t limit, body_encoding encoding, size_t size_hint);
 body_status body_append(body_buf *b, const char *data, size_t len);
-/* At the end of the request: a compressed stream must be complete. */
+/* At the end of the request: a compressed stream must be complete. Zeroes the padding. */
 body_status body_finish(body_buf *b);
 void body_free(body_buf *b);
 

@@ -140,6 +140,10 @@ static void hs_make_metrics(hs_state *s) {
                         "Request body bytes received, as sent (before inflating)", NULL);
   s->test_pushes = h->counter(s->stage, "http_test_pushes_total",
                               "\"Tap to Test Pushing\" messages received", NULL);
+  s->fallbacks = h->counter(s->stage, "http_parse_fallbacks_total",
+                            "Bodies the simdjson fast path declined, parsed again by jansson "
+                            "(invalid or unusual JSON)",
+                            NULL);
   s->duration = h->histogram(s->stage, "http_request_duration_seconds",
                              "Time from request headers to the end of the answer", NULL, NULL,
                              0);

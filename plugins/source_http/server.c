@@ -4,6 +4,7 @@
 #include "auth.h"
 #include "body.h"
 #include "headers.h"
+#include "ingest_fast.h"
 #include "source_http.h"
 
 #include <jansson.h>
@@ -386,6 +387,47 @@ static hs_error_class hs_class_of(const ing_error *e) {
   return HS_ERR_INTERNAL;
 }
 
+_Static_assert(BODY_PADDING >= ING_FAST_PADDING, "body padding below the fast path's");
+
+/* Parses the body into a new batch (bc->batch, NULL after a failure): the simdjson fast
+ * path first; a body it declines is parsed again, into a fresh batch, by the jansson parser,
+ * which gives the exact answer (the records, or the 400/422 naming the place). */
+static int hs_parse(hs_state *s, hs_request *r, hs_batch_ctx *bc, ing_summary *sum,
+                    ing_error *err) {
+  const char *body = r->body.data;
+  size_t len = r->body.len, hint = len / 160 + 1;
+  rb_builder b = {.ctx = bc, .record_begin = hb_begin, .field_null = hb_null,
+                  .field_bool = hb_bool, .field_int = hb_int, .field_double = hb_double,
+                  .field_string = hb_string};
+  int64_t received = s->host->now_wall_ns();
+  bc->batch = s->host->batch_new(s->stage, hint);
+  if (bc->batch) {
+    int fast = r->route == ROUTE_PHONE
+                   ? ing_fast_sensorlogger(body, len, 1, received, &b, sum)
+                   : ing_fast_records(body, len, 1, &s->records_opts, received, &b, sum);
+    if (fast == ING_FAST_OK) return 0;
+    s->host->metric_add(s->fallbacks, 1);
+    s->host->batch_free(bc->batch);
+    bc->batch = s->host->batch_new(s->stage, hint);
+  }
+  if (!bc->batch) {
+    memset(err, 0, sizeof *err);
+    err->status = 500;
+    err->error = "internal";
+    err->class_name = "internal";
+    snprintf(err->detail, sizeof err->detail, "out of memory for a new batch");
+    return -1;
+  }
+  int rc = r->route == ROUTE_PHONE
+               ? ing_parse_sensorlogger(body, len, received, &b, sum, err)
+               : ing_parse_records(body, len, &s->records_opts, received, &b, sum, err);
+  if (rc) {
+    s->host->batch_free(bc->batch);
+    bc->batch = NULL;
+  }
+  return rc;
+}
+
 /* The whole body is in: parse it into one batch, emit it, answer (or wait for the ack). */
 static enum MHD_Result hs_finish(hs_state *s, hs_request *r) {
   if (r->phase == PH_DISCARD)
@@ -400,25 +442,12 @@ static enum MHD_Result hs_finish(hs_state *s, hs_request *r) {
     hs_count_error(s, HS_ERR_JSON);
     return hs_error(r, 400, "invalid_json", "the body is empty");
   }
-  hs_batch_ctx bc = {.host = s->host,
-                     .batch = s->host->batch_new(s->stage, r->body.len / 160 + 1)};
-  if (!bc.batch) {
-    hs_count_error(s, HS_ERR_INTERNAL);
-    return hs_error(r, 500, "internal", "out of memory for a new batch");
-  }
-  rb_builder b = {.ctx = &bc, .record_begin = hb_begin, .field_null = hb_null,
-                  .field_bool = hb_bool, .field_int = hb_int, .field_double = hb_double,
-                  .field_string = hb_string};
+  hs_batch_ctx bc = {.host = s->host, .batch = NULL};
   ing_summary sum;
   ing_error err;
-  int64_t received = s->host->now_wall_ns();
-  int rc = r->route == ROUTE_PHONE
-               ? ing_parse_sensorlogger(r->body.data, r->body.len, received, &b, &sum, &err)
-               : ing_parse_records(r->body.data, r->body.len, &s->records_opts, received, &b,
-                                   &sum, &err);
+  int rc = hs_parse(s, r, &bc, &sum, &err);
   body_free(&r->body);
   if (rc) {
-    s->host->batch_free(bc.batch);
     hs_count_error(s, hs_class_of(&err));
     return hs_error(r, err.status, err.error, err.detail);
   }

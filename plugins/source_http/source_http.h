@@ -63,6 +63,7 @@ typedef struct hs_state {
   sd_metric *readings;
   sd_metric *bytes;
   sd_metric *test_pushes;
+  sd_metric *fallbacks;
   sd_metric *duration;
   sd_metric *awaiting_ack;
 

@@ -10,9 +10,9 @@
 
 int64_t kr_epoch_to_ns(int64_t v) {
   if (v <= 0) return v;
-  if (v < 100000000000LL) return v * 1000000000LL;     /* seconds */
-  if (v < 100000000000000LL) return v * 1000000LL;     /* milliseconds */
-  if (v < 100000000000000000LL) return v * 1000LL;     /* microseconds */
+  if (v < 100000000000LL) return v * 1000000000LL; /* seconds */
+  if (v < 100000000000000LL) return v * 1000000LL; /* milliseconds */
+  if (v < 100000000000000000LL) return v * 1000LL; /* microseconds */
   return v;
 }
 
@@ -21,11 +21,16 @@ static int kr_add_value(const sd_host_api *h, sd_batch *b, const char *name, siz
   switch (json_typeof(v)) {
   case JSON_STRING:
     return h->field_string(b, name, nlen, json_string_value(v), json_string_length(v)) != SD_OK;
-  case JSON_INTEGER: return h->field_int(b, name, nlen, (int64_t)json_integer_value(v)) != SD_OK;
-  case JSON_REAL: return h->field_double(b, name, nlen, json_real_value(v)) != SD_OK;
-  case JSON_TRUE: return h->field_bool(b, name, nlen, 1) != SD_OK;
-  case JSON_FALSE: return h->field_bool(b, name, nlen, 0) != SD_OK;
-  case JSON_NULL: return h->field_null(b, name, nlen) != SD_OK;
+  case JSON_INTEGER:
+    return h->field_int(b, name, nlen, (int64_t)json_integer_value(v)) != SD_OK;
+  case JSON_REAL:
+    return h->field_double(b, name, nlen, json_real_value(v)) != SD_OK;
+  case JSON_TRUE:
+    return h->field_bool(b, name, nlen, 1) != SD_OK;
+  case JSON_FALSE:
+    return h->field_bool(b, name, nlen, 0) != SD_OK;
+  case JSON_NULL:
+    return h->field_null(b, name, nlen) != SD_OK;
   case JSON_OBJECT:
     if (depth < 8) {
       const char *k;

@@ -38,7 +38,7 @@ struct source_kafka {
   pthread_t thread;
   int thread_running;
   atomic_int stop;
-  atomic_int paused;  /* core asked us to pause (downstream full) */
+  atomic_int paused;     /* core asked us to pause (downstream full) */
   int partitions_paused; /* consumer thread only */
   pthread_mutex_t lock;  /* commit FIFO and redo list */
   skc_pending *fifo_head, *fifo_tail, *redo_head;
@@ -48,34 +48,52 @@ struct source_kafka {
 };
 
 static const sd_config_key skc_keys[] = {
-    {.name = "brokers", .type = SD_CFG_STRING, .default_value = "127.0.0.1:9092",
-     .description = "Kafka bootstrap servers (host:port,...); kafka.bootstrap.servers overrides"},
-    {.name = "topic", .type = SD_CFG_STRING, .default_value = "smartphone-sensor-data",
+    {.name = "brokers",
+     .type = SD_CFG_STRING,
+     .default_value = "127.0.0.1:9092",
+     .description =
+         "Kafka bootstrap servers (host:port,...); kafka.bootstrap.servers overrides"},
+    {.name = "topic",
+     .type = SD_CFG_STRING,
+     .default_value = "smartphone-sensor-data",
      .description = "topic to consume; each value a JSON object"},
-    {.name = "group_id", .type = SD_CFG_STRING, .default_value = "sensord",
+    {.name = "group_id",
+     .type = SD_CFG_STRING,
+     .default_value = "sensord",
      .description = "consumer group: offsets are committed under it"},
-    {.name = "auto_offset_reset", .type = SD_CFG_ENUM, .default_value = "latest",
+    {.name = "auto_offset_reset",
+     .type = SD_CFG_ENUM,
+     .default_value = "latest",
      .enum_values = "earliest|latest",
      .description = "where a group without committed offsets starts"},
-    {.name = "batch_max", .type = SD_CFG_INT, .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
-     .default_value = "500", .min = 1, .max = 100000,
+    {.name = "batch_max",
+     .type = SD_CFG_INT,
+     .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
+     .default_value = "500",
+     .min = 1,
+     .max = 100000,
      .description = "most messages per emitted batch (fewer when no more are waiting)"},
-    {.name = "kafka.", .type = SD_CFG_PREFIX,
+    {.name = "kafka.",
+     .type = SD_CFG_PREFIX,
      .description = "any librdkafka consumer property, e.g. kafka.fetch.wait.max.ms = 10"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL}};
 
 static void skc_set_up(source_kafka *sc, int up, const char *why) {
   if (atomic_exchange(&sc->up, up) == up) return;
   sc->host->metric_set(sc->m_up, up);
-  if (up) sc->host->log(sc->stage, SD_LOG_INFO, "consuming %s", sc->topic);
-  else sc->host->log(sc->stage, SD_LOG_WARN, "kafka unreachable: %s", why);
+  if (up)
+    sc->host->log(sc->stage, SD_LOG_INFO, "consuming %s", sc->topic);
+  else
+    sc->host->log(sc->stage, SD_LOG_WARN, "kafka unreachable: %s", why);
 }
 
 static void skc_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
   (void)rk;
   source_kafka *sc = opaque;
-  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) skc_set_up(sc, 0, reason);
-  else sc->host->log(sc->stage, SD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
+  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+    skc_set_up(sc, 0, reason);
+  else
+    sc->host->log(sc->stage, SD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
 }
 
 static void skc_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -85,7 +103,8 @@ static void skc_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
   if (err == RD_KAFKA_RESP_ERR__NO_OFFSET) return;
   if (err) {
     sc->host->metric_add(sc->m_commit_failed, 1);
-    sc->host->log(sc->stage, SD_LOG_WARN, "offset commit failed: %s (the messages may be read again)",
+    sc->host->log(sc->stage, SD_LOG_WARN,
+                  "offset commit failed: %s (the messages may be read again)",
                   rd_kafka_err2str(err));
   } else {
     sc->host->metric_add(sc->m_commits, 1);
@@ -103,7 +122,8 @@ static void skc_offsets_merge(rd_kafka_topic_partition_list_t *list, const skc_p
   for (size_t i = 0; i < p->count; i++) {
     const rd_kafka_message_t *m = p->msgs[i];
     const char *topic = rd_kafka_topic_name(m->rkt);
-    rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(list, topic, m->partition);
+    rd_kafka_topic_partition_t *tp =
+        rd_kafka_topic_partition_list_find(list, topic, m->partition);
     if (!tp) tp = rd_kafka_topic_partition_list_add(list, topic, m->partition);
     if (m->offset + 1 > tp->offset) tp->offset = m->offset + 1;
   }
@@ -163,9 +183,9 @@ static sd_batch *skc_build(source_kafka *sc, skc_pending *p, int first) {
   for (size_t i = 0; i < p->count; i++) {
     const rd_kafka_message_t *m = p->msgs[i];
     char why[200];
-    kr_result r = kr_add_message(h, batch, m->payload, m->len, m->key, m->key_len,
-                                 rd_kafka_message_timestamp(m, NULL), h->now_wall_ns(), why,
-                                 sizeof why);
+    kr_result r =
+        kr_add_message(h, batch, m->payload, m->len, m->key, m->key_len,
+                       rd_kafka_message_timestamp(m, NULL), h->now_wall_ns(), why, sizeof why);
     if (r == KR_OK) {
       records++;
     } else if (first) {
@@ -185,8 +205,10 @@ static void skc_pause_partitions(source_kafka *sc, int pause) {
   if (sc->partitions_paused == pause) return;
   rd_kafka_topic_partition_list_t *parts = NULL;
   if (rd_kafka_assignment(sc->rk, &parts) == RD_KAFKA_RESP_ERR_NO_ERROR && parts) {
-    if (pause) rd_kafka_pause_partitions(sc->rk, parts);
-    else rd_kafka_resume_partitions(sc->rk, parts);
+    if (pause)
+      rd_kafka_pause_partitions(sc->rk, parts);
+    else
+      rd_kafka_resume_partitions(sc->rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
   }
   sc->partitions_paused = pause;
@@ -216,8 +238,10 @@ static int skc_try_emit(source_kafka *sc, skc_pending *p, sd_batch *batch) {
 
 static void skc_fifo_push(source_kafka *sc, skc_pending *p) {
   pthread_mutex_lock(&sc->lock);
-  if (sc->fifo_tail) sc->fifo_tail->next = p;
-  else sc->fifo_head = p;
+  if (sc->fifo_tail)
+    sc->fifo_tail->next = p;
+  else
+    sc->fifo_head = p;
   sc->fifo_tail = p;
   pthread_mutex_unlock(&sc->lock);
 }
@@ -304,13 +328,15 @@ static void *skc_thread(void *arg) {
 
 /* Plugin defaults for the consumer; values point into the stage's config. */
 static void skc_defaults(const sd_host_api *host, sd_stage *stage, kc_setting out[7]) {
-  const char *reset = host->config_enum(stage, "auto_offset_reset") == 0 ? "earliest" : "latest";
+  const char *reset =
+      host->config_enum(stage, "auto_offset_reset") == 0 ? "earliest" : "latest";
   const kc_setting d[7] = {
       {"group.id", host->config_string(stage, "group_id")},
       {"auto.offset.reset", reset},
       {"enable.auto.commit", "false"}, /* commit only what downstream acknowledged */
       {"enable.partition.eof", "false"},
-      {"fetch.wait.max.ms", "10"}, /* latency over fetch efficiency (an idle fetch every 10 ms) */
+      {"fetch.wait.max.ms",
+       "10"}, /* latency over fetch efficiency (an idle fetch every 10 ms) */
       {"client.id", "sensord-source_kafka"},
       {NULL, NULL}};
   memcpy(out, d, sizeof d);
@@ -349,17 +375,23 @@ static sd_result skc_init(const sd_host_api *host, sd_stage *stage, void **state
   rd_kafka_conf_set_opaque(sc->conf, sc);
   rd_kafka_conf_set_error_cb(sc->conf, skc_on_error);
   rd_kafka_conf_set_offset_commit_cb(sc->conf, skc_on_commit);
-  sc->m_consumed = host->counter(stage, "kafka_consumed_total", "messages read from Kafka", NULL);
+  sc->m_consumed =
+      host->counter(stage, "kafka_consumed_total", "messages read from Kafka", NULL);
   sc->m_records = host->counter(stage, "kafka_records_total", "records emitted", NULL);
   sc->m_skipped = host->counter(stage, "kafka_skipped_total",
                                 "messages skipped: value not a JSON object", NULL);
   sc->m_errors = host->counter(stage, "kafka_consumer_errors_total", "consumer errors", NULL);
-  sc->m_commits = host->counter(stage, "kafka_commits_total", "offset commits acknowledged", NULL);
-  sc->m_commit_failed = host->counter(stage, "kafka_commit_failed_total", "offset commits refused", NULL);
-  sc->m_busy = host->counter(stage, "kafka_busy_total", "emits refused by a full queue (retried)", NULL);
-  sc->m_redelivered = host->counter(stage, "kafka_redelivered_total",
-                                    "messages emitted again after a RETRY acknowledgement", NULL);
-  sc->m_in_flight = host->gauge(stage, "kafka_uncommitted", "messages read and not yet committed", NULL);
+  sc->m_commits =
+      host->counter(stage, "kafka_commits_total", "offset commits acknowledged", NULL);
+  sc->m_commit_failed =
+      host->counter(stage, "kafka_commit_failed_total", "offset commits refused", NULL);
+  sc->m_busy =
+      host->counter(stage, "kafka_busy_total", "emits refused by a full queue (retried)", NULL);
+  sc->m_redelivered =
+      host->counter(stage, "kafka_redelivered_total",
+                    "messages emitted again after a RETRY acknowledgement", NULL);
+  sc->m_in_flight =
+      host->gauge(stage, "kafka_uncommitted", "messages read and not yet committed", NULL);
   sc->m_up = host->gauge(stage, "kafka_up", "1 while a broker is reachable", NULL);
   *state = sc;
   return SD_OK;
@@ -392,8 +424,12 @@ static sd_result skc_start(void *state) {
   return SD_OK;
 }
 
-static void skc_pause(void *state) { atomic_store(&((source_kafka *)state)->paused, 1); }
-static void skc_resume(void *state) { atomic_store(&((source_kafka *)state)->paused, 0); }
+static void skc_pause(void *state) {
+  atomic_store(&((source_kafka *)state)->paused, 1);
+}
+static void skc_resume(void *state) {
+  atomic_store(&((source_kafka *)state)->paused, 0);
+}
 
 static void skc_stop_thread(source_kafka *sc) {
   if (!sc->thread_running) return;
@@ -432,7 +468,8 @@ static const sd_plugin_descriptor skc_descriptor = {
     SD_DESCRIPTOR_HEADER,
     .name = "source_kafka",
     .version = "1.0.0",
-    .description = "consumes JSON objects from a Kafka topic (consumer group, commit after ack)",
+    .description =
+        "consumes JSON objects from a Kafka topic (consumer group, commit after ack)",
     .kind = SD_KIND_SOURCE,
     .config_keys = skc_keys,
     .validate = skc_validate,

@@ -6,6 +6,7 @@
 BUILD     ?= build
 FUZZ_TIME ?= 60
 CLANG     ?= clang
+CLANGXX   ?= clang++
 FUZZ_DIR  := $(BUILD)/fuzz
 FUZZ_CFLAGS := -std=c11 -D_GNU_SOURCE -g -O1 -Iinclude \
   -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined -fno-omit-frame-pointer
@@ -38,7 +39,35 @@ fuzz-source_http: $(FUZZ_DIR)/fuzz_source_http $(FUZZ_DIR)/seeds_source_http/.st
 	  -artifact_prefix=$(FUZZ_DIR)/artifacts/source_http- \
 	  $(FUZZ_DIR)/corpus_source_http $(FUZZ_DIR)/seeds_source_http
 
-FUZZ_RUNS := fuzz-source_http
+# ---- source_http: simdjson fast path against the jansson parsers (differential) ------
+# C++ in the mix: objects compiled apart, linked by clang++ (the C++ sanitizer runtimes).
+FUZZ_CXXFLAGS := -std=c++17 -g -O1 -fsanitize=fuzzer-no-link,address,undefined \
+  -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+DIFF_FUZZ_C := tests/fuzz/fuzz_source_http_diff.c plugins/source_http/ingest.c
+DIFF_FUZZ_OBJS := $(DIFF_FUZZ_C:%.c=$(FUZZ_DIR)/obj/%.o) \
+  $(FUZZ_DIR)/obj/plugins/source_http/ingest_fast.o
+
+$(FUZZ_DIR)/obj/%.o: %.c $(wildcard plugins/source_http/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -c $< -o $@
+
+$(FUZZ_DIR)/obj/plugins/source_http/ingest_fast.o: plugins/source_http/ingest_fast.cpp \
+  $(wildcard plugins/source_http/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANGXX) $(FUZZ_CXXFLAGS) -Iinclude -c $< -o $@
+
+$(FUZZ_DIR)/fuzz_source_http_diff: $(DIFF_FUZZ_OBJS)
+	$(CLANGXX) -fsanitize=fuzzer,address,undefined -o $@ $^ -ljansson -lsimdjson
+
+fuzz-source_http_diff: $(FUZZ_DIR)/fuzz_source_http_diff $(FUZZ_DIR)/seeds_source_http/.stamp
+	@mkdir -p $(FUZZ_DIR)/corpus_source_http_diff $(FUZZ_DIR)/artifacts
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(FUZZ_DIR)/fuzz_source_http_diff -max_total_time=$(FUZZ_TIME) -timeout=10 -max_len=65536 \
+	  -rss_limit_mb=2048 -print_final_stats=1 -dict=tests/fuzz/source_http.dict \
+	  -artifact_prefix=$(FUZZ_DIR)/artifacts/source_http_diff- \
+	  $(FUZZ_DIR)/corpus_source_http_diff $(FUZZ_DIR)/seeds_source_http
+
+FUZZ_RUNS := fuzz-source_http fuzz-source_http_diff
 
 .PHONY: fuzz $(FUZZ_RUNS)
 fuzz: $(FUZZ_RUNS)

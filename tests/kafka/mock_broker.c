@@ -43,9 +43,12 @@ int main(int argc, char **argv) {
   int brokers = 1;
   char errstr[512];
   for (int i = 1; i < argc; i++)
-    if (!strcmp(argv[i], "-b") && i + 1 < argc) brokers = atoi(argv[++i]);
-    else if (!strcmp(argv[i], "-t") && i + 1 < argc) i++;
-    else return usage(), 2;
+    if (!strcmp(argv[i], "-b") && i + 1 < argc)
+      brokers = atoi(argv[++i]);
+    else if (!strcmp(argv[i], "-t") && i + 1 < argc)
+      i++;
+    else
+      return usage(), 2;
   if (brokers < 1) return usage(), 2;
 
   rd_kafka_conf_t *conf = rd_kafka_conf_new();
@@ -76,9 +79,12 @@ int main(int argc, char **argv) {
     int ok = 1;
     if (n < 1) continue;
     if (!strcmp(cmd, "quit")) break;
-    if (!strcmp(cmd, "down") && n >= 2) ok = !rd_kafka_mock_broker_set_down(mc, atoi(a));
-    else if (!strcmp(cmd, "up") && n >= 2) ok = !rd_kafka_mock_broker_set_up(mc, atoi(a));
-    else if (!strcmp(cmd, "rtt") && n >= 3) ok = !rd_kafka_mock_broker_set_rtt(mc, atoi(a), b);
+    if (!strcmp(cmd, "down") && n >= 2)
+      ok = !rd_kafka_mock_broker_set_down(mc, atoi(a));
+    else if (!strcmp(cmd, "up") && n >= 2)
+      ok = !rd_kafka_mock_broker_set_up(mc, atoi(a));
+    else if (!strcmp(cmd, "rtt") && n >= 3)
+      ok = !rd_kafka_mock_broker_set_rtt(mc, atoi(a), b);
     else if (!strcmp(cmd, "topic") && n >= 3) {
       char spec[300];
       snprintf(spec, sizeof spec, "%s:%d", a, b);
@@ -87,7 +93,8 @@ int main(int argc, char **argv) {
       rd_kafka_resp_err_t errs[1000];
       for (int i = 0; i < b; i++) errs[i] = (rd_kafka_resp_err_t)c;
       rd_kafka_mock_push_request_errors_array(mc, (int16_t)api_key(a), (size_t)b, errs);
-    } else ok = 0;
+    } else
+      ok = 0;
     printf(ok ? "ok\n" : "error: %s", ok ? "" : line);
     fflush(stdout);
   }

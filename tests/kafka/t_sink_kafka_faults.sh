@@ -3,7 +3,9 @@
 # 4 s under load, then comes back. Phones get 503 while it is down, 200 again afterwards
 # without a restart, and every acknowledged reading is in the topic. Then one injected
 # retriable produce error is absorbed by librdkafka (200), and one permanent error fails
-# its batch (503) while the next batch succeeds.
+# its batch (503) while the next batch succeeds. A 50-message producer queue makes a
+# 1500-reading POST wait for room (QUEUE_FULL) instead of losing any; and a shutdown with
+# the broker down reports exactly how many readings were not delivered.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/kafka_lib.sh"
 need_plugins source_http sink_kafka
@@ -82,4 +84,44 @@ code=$(post "$T_DIR/fault2.json")
 assert_eq 200 "$(post "$T_DIR/fault3.json")" "the next batch after a permanent failure"
 grep -q "delivery failed" "$T_DIR/sensord.log" || fail "permanent failure not logged"
 sd_stop "$SD"
+
+# QUEUE_FULL: the rest of the batch waits for room, nothing is dropped.
+sed -i -e 's/^kafka.reconnect.backoff.max.ms = 300$/&\nkafka.queue.buffering.max.messages = 50/' "$T_DIR/p.ini"
+sd_start small-queue "$T_DIR/p.ini"
+SD=$SD_PID
+wait_http "http://127.0.0.1:$ADMIN/metrics"
+python3 - "$DATA/sensorlogger/large-batch-5s.json" "$T_DIR/big.json" <<'PY'
+import json, sys
+body = json.load(open(sys.argv[1]))
+body["deviceId"], body["messageId"] = "queue-full-phone", 777
+json.dump(body, open(sys.argv[2], "w"))
+PY
+assert_eq 200 "$(post "$T_DIR/big.json")" "a batch larger than the producer queue"
+[ "$(metric "$ADMIN" kafka_queue_full_total)" -gt 0 ] || fail "QUEUE_FULL never happened (queue of 50)"
+kcat_read "$T_DIR/topic2.jsonl"
+grep '"key":"queue-full-phone"' "$T_DIR/topic2.jsonl" >"$T_DIR/big.jsonl" || true
+python3 "$(dirname "$0")/check_topic.py" "$T_DIR/big.jsonl" --acked "$T_DIR/big.json" ||
+  fail "readings of the QUEUE_FULL batch missing or out of order"
+
+# Shutdown with the broker down and messages that would wait 30 s: the grace period (2 s)
+# ends first and the undelivered count is logged exactly.
+sd_stop "$SD"
+sed -e 's/^kafka.message.timeout.ms = 2000$/kafka.message.timeout.ms = 30000/' \
+  -e 's/^admin_listen = .*/&\ngrace = 2s/' "$T_DIR/p.ini" >"$T_DIR/p2.ini"
+sd_start shutdown "$T_DIR/p2.ini"
+SD=$SD_PID
+wait_http "http://127.0.0.1:$ADMIN/metrics"
+mb_cmd "down 1"
+sleep 0.5
+post "$T_DIR/fault3.json" >"$T_DIR/last-code" &
+POSTER=$!
+for ((i = 0; i < 100; i++)); do [ "$(metric "$ADMIN" kafka_in_flight)" -gt 0 ] && break; sleep 0.05; done
+assert_eq 5 "$(metric "$ADMIN" kafka_in_flight)" "readings waiting for the broker"
+sd_stop "$SD"
+wait "$POSTER" || true
+grep -q 'shutdown: 5 readings not delivered to Kafka (5 still pending' "$T_DIR/shutdown.log" ||
+  fail "undelivered readings at shutdown not reported exactly"
+[ "$(cat "$T_DIR/last-code")" != 200 ] || fail "a reading undelivered at shutdown was acknowledged"
+grep -q 'shutdown complete: 5 records could not be delivered' "$T_DIR/shutdown.log" ||
+  fail "drain did not return the undelivered count to the core"
 note "outage: $acked acknowledged, $nacked refused; permanent error answered $code"

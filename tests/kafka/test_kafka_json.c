@@ -8,12 +8,19 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define STR(text) {.type = SD_STRING, .as.s = {text, sizeof(text) - 1}}
-#define FIELD(n, ...) {.name = n, .name_len = sizeof(n) - 1, .value = __VA_ARGS__}
+#define STR(text)                                                                              \
+  {                                                                                            \
+    .type = SD_STRING, .as.s = { text, sizeof(text) - 1 }                                      \
+  }
+#define FIELD(n, ...)                                                                          \
+  { .name = n, .name_len = sizeof(n) - 1, .value = __VA_ARGS__ }
 
 static char *to_json(const sd_field *fields, size_t n, const char *key) {
-  sd_record_view r = {.timestamp_ns = 1, .key = key, .key_len = key ? strlen(key) : 0,
-                      .field_count = n, .fields = fields};
+  sd_record_view r = {.timestamp_ns = 1,
+                      .key = key,
+                      .key_len = key ? strlen(key) : 0,
+                      .field_count = n,
+                      .fields = fields};
   kj_buf b = {0};
   ck_assert_int_eq(kj_record_json(&b, &r), 0);
   return b.data;
@@ -39,8 +46,8 @@ START_TEST(original_reading) {
 END_TEST
 
 START_TEST(doubles_round_trip) {
-  const double samples[] = {0.1, -0.032632366764043644, 1e-300, 123456789.123456789, 5e22,
-                            1.0, -0.0, 4.219399196045729};
+  const double samples[] = {0.1,  -0.032632366764043644, 1e-300, 123456789.123456789, 5e22, 1.0,
+                            -0.0, 4.219399196045729};
   for (size_t i = 0; i < sizeof samples / sizeof *samples; i++) {
     kj_buf b = {0};
     ck_assert_int_eq(kj_append_double(&b, samples[i]), 0);
@@ -68,8 +75,9 @@ START_TEST(strings_escaped_and_time_string_becomes_integer) {
       FIELD("none", {.type = SD_NULL}),
   };
   char *s = to_json(f, 4, NULL);
-  ck_assert_str_eq(s, "{\"text\":\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\",\"time\":1683555956851304200,"
-                      "\"ok\":true,\"none\":null}");
+  ck_assert_str_eq(s,
+                   "{\"text\":\"a\\\"b\\\\c\\n\\u0001\xc3\xa9\",\"time\":1683555956851304200,"
+                   "\"ok\":true,\"none\":null}");
   json_t *v = json_loads(s, 0, NULL);
   ck_assert_ptr_nonnull(v);
   json_decref(v);

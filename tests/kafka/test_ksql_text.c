@@ -55,8 +55,8 @@ START_TEST(create_stream) {
   ck_assert_str_eq(sql, "CREATE STREAM s (name VARCHAR, d DECIMAL(4, 2), m MAP<STRING, INT>) "
                         "WITH (KAFKA_TOPIC='it''s', VALUE_FORMAT='JSON');");
   free(sql);
-  ck_assert_ptr_null(kq_create_stream_sql("s", "x VARCHAR); DROP STREAM t; --", "t", "JSON", why,
-                                          sizeof why));
+  ck_assert_ptr_null(
+      kq_create_stream_sql("s", "x VARCHAR); DROP STREAM t; --", "t", "JSON", why, sizeof why));
   ck_assert_ptr_null(kq_create_stream_sql("s", "x NOTATYPE", "t", "JSON", why, sizeof why));
   ck_assert_ptr_null(kq_create_stream_sql("s t", "x INT", "t", "JSON", why, sizeof why));
   ck_assert_ptr_null(kq_create_stream_sql("s", "x INT", "t", "JSON'", why, sizeof why));
@@ -66,19 +66,23 @@ END_TEST
 
 START_TEST(push_queries) {
   char why[200];
-  char *sql = kq_push_query_sql("  select a FROM s WHERE n = 'x;y' EMIT   changes ;; ", why, sizeof why);
+  char *sql = kq_push_query_sql("  select a FROM s WHERE n = 'x;y' EMIT   changes ;; ", why,
+                                sizeof why);
   ck_assert_ptr_nonnull(sql);
   ck_assert_str_eq(sql, "select a FROM s WHERE n = 'x;y' EMIT   changes;");
   free(sql);
   sql = kq_push_query_sql("SELECT a FROM s WHERE n = 'it''s' EMIT CHANGES", why, sizeof why);
   ck_assert_ptr_nonnull(sql);
   free(sql);
-  ck_assert_ptr_null(kq_push_query_sql("SELECT a FROM s EMIT CHANGES; DROP STREAM s", why, sizeof why));
+  ck_assert_ptr_null(
+      kq_push_query_sql("SELECT a FROM s EMIT CHANGES; DROP STREAM s", why, sizeof why));
   ck_assert_str_eq(why, "only one statement is allowed");
   ck_assert_ptr_null(kq_push_query_sql("DROP STREAM s EMIT CHANGES", why, sizeof why));
   ck_assert_ptr_null(kq_push_query_sql("SELECT a FROM s", why, sizeof why));
-  ck_assert_ptr_null(kq_push_query_sql("SELECT a FROM s WHERE n = 'EMIT CHANGES'", why, sizeof why));
-  ck_assert_ptr_null(kq_push_query_sql("SELECT a FROM s WHERE n = 'open EMIT CHANGES", why, sizeof why));
+  ck_assert_ptr_null(
+      kq_push_query_sql("SELECT a FROM s WHERE n = 'EMIT CHANGES'", why, sizeof why));
+  ck_assert_ptr_null(
+      kq_push_query_sql("SELECT a FROM s WHERE n = 'open EMIT CHANGES", why, sizeof why));
   ck_assert_ptr_null(kq_push_query_sql("SELECT a FROM s -- EMIT CHANGES", why, sizeof why));
 }
 END_TEST

@@ -286,6 +286,157 @@ START_TEST(test_heartbeat_limits_ws) {
 }
 END_TEST
 
+/* The pump's batch fill: a whole SSE backlog in one call, parked in the same call. */
+START_TEST(test_batch_sse) {
+  hub *h = make_hub(100, 100, HUB_OVERFLOW_DISCONNECT);
+  hub_topic *t = hub_topic_get(h, "accelerometer", 1);
+  hub_topic_set_schema(t, 5, COLS, TYPES);
+  fake_conn f = {0}, g = {0};
+  hub_sub_error err;
+  hub_sub_opts o = {.format = HUB_FMT_ARRAY, .wire = HUB_WIRE_SSE};
+  hub_client *c = hub_subscribe(h, t, &o, &f_ops, &f, &err);
+  hub_client *ref = hub_subscribe(h, t, &o, &f_ops, &g, &err);
+  char buf[4096];
+  size_t n;
+  ck_assert_int_eq(hub_fill_batch(c, buf, sizeof buf, &n), HUB_IDLE);
+  buf[n] = '\0';
+  ck_assert_str_eq(buf, "retry: 2000\n\n");
+  ck_assert_int_eq(f.parked, 1);
+  drain(ref, NULL);
+  for (int i = 0; i < 5; i++) publish(t, "dev", 1000 + i, i);
+  hub_flush(h);
+  ck_assert_int_eq(f.notified, 1);
+  ck_assert_int_eq(hub_fill_batch(c, buf, sizeof buf, &n), HUB_IDLE);
+  buf[n] = '\0';
+  ck_assert_int_eq(f.parked, 2);
+  /* Same bytes as the one-at-a-time reader. */
+  ck_assert_str_eq(buf, drain(ref, NULL));
+  ck_assert_ptr_nonnull(strstr(buf, "data: [\"dev\",1004,4.0,-0.0049,null]\n\n"));
+  /* A small buffer: SSE bytes continue exactly where the last call stopped. */
+  for (int i = 0; i < 5; i++) publish(t, "dev", 2000 + i, i);
+  hub_flush(h);
+  char out[4096];
+  size_t total = 0;
+  hub_fill_result r;
+  do {
+    r = hub_fill_batch(c, out + total, 13, &n);
+    total += n;
+  } while (r == HUB_MORE);
+  out[total] = '\0';
+  ck_assert_int_eq(r, HUB_IDLE);
+  ck_assert_str_eq(out, drain(ref, NULL));
+  hub_unsubscribe(c);
+  hub_unsubscribe(ref);
+  hub_free(h);
+}
+END_TEST
+
+/* Splits WebSocket frames; returns how many, checks each is a final unmasked text frame. */
+static int ws_frames(const unsigned char *p, size_t n, char msgs[][600], int max) {
+  int count = 0;
+  size_t i = 0;
+  while (i < n && count < max) {
+    ck_assert_int_eq(p[i], 0x81);
+    uint64_t len = p[i + 1];
+    ck_assert_int_lt(len, 128); /* no mask bit */
+    i += 2;
+    if (len == 126) {
+      len = ((uint64_t)p[i] << 8) | p[i + 1];
+      i += 2;
+    }
+    ck_assert_uint_le(i + len, n);
+    ck_assert_uint_lt(len, 600);
+    memcpy(msgs[count], p + i, len);
+    msgs[count][len] = '\0';
+    count++;
+    i += len;
+  }
+  ck_assert_uint_eq(i, n);
+  return count;
+}
+
+START_TEST(test_batch_ws_frames) {
+  hub *h = make_hub(100, 100, HUB_OVERFLOW_DISCONNECT);
+  hub_topic *t = hub_topic_get(h, "accelerometer", 1);
+  hub_topic_set_schema(t, 5, COLS, TYPES);
+  fake_conn f = {0};
+  hub_sub_error err;
+  hub_sub_opts o = {.format = HUB_FMT_ARRAY, .wire = HUB_WIRE_WS};
+  hub_client *c = hub_subscribe(h, t, &o, &f_ops, &f, &err);
+  unsigned char buf[8192];
+  size_t n;
+  ck_assert_int_eq(hub_fill_batch(c, (char *)buf, sizeof buf, &n), HUB_IDLE);
+  ck_assert_uint_eq(n, 0);
+  char longdev[200];
+  memset(longdev, 'x', sizeof longdev - 1);
+  longdev[sizeof longdev - 1] = '\0';
+  publish(t, "a", 1, 1);
+  publish(t, longdev, 2, 2); /* > 125 bytes: 16-bit length */
+  publish(t, "b", 3, 3);
+  hub_flush(h);
+  ck_assert_int_eq(hub_fill_batch(c, (char *)buf, sizeof buf, &n), HUB_IDLE);
+  static char msgs[8][600];
+  ck_assert_int_eq(ws_frames(buf, n, msgs, 8), 3);
+  uint64_t last = hub_topic_last_id(t);
+  char want[400];
+  snprintf(want, sizeof want, "{\"id\":%llu,\"data\":[\"a\",1,1.0,-0.0049,null]}",
+           (unsigned long long)last - 2);
+  ck_assert_str_eq(msgs[0], want);
+  ck_assert_uint_gt(strlen(msgs[1]), 125);
+  snprintf(want, sizeof want, "{\"id\":%llu,\"data\":[\"b\",3,3.0,-0.0049,null]}",
+           (unsigned long long)last);
+  ck_assert_str_eq(msgs[2], want);
+  /* Only whole frames: a buffer with room for one and a half takes one, then the next. */
+  publish(t, "a", 4, 4);
+  publish(t, "a", 5, 5);
+  hub_flush(h);
+  size_t one = 2 + strlen(msgs[0]);
+  ck_assert_int_eq(hub_fill_batch(c, (char *)buf, one + one / 2, &n), HUB_MORE);
+  ck_assert_uint_eq(n, one);
+  ck_assert_int_eq(ws_frames(buf, n, msgs, 8), 1);
+  ck_assert_int_eq(hub_fill_batch(c, (char *)buf, one + one / 2, &n), HUB_IDLE);
+  ck_assert_int_eq(ws_frames(buf, n, msgs, 8), 1);
+  /* A message that can never fit is skipped and counted, the next one still goes out. */
+  publish(t, longdev, 6, 6);
+  publish(t, "a", 7, 7);
+  hub_flush(h);
+  ck_assert_int_eq(hub_fill_batch(c, (char *)buf, 100, &n), HUB_IDLE);
+  ck_assert_int_eq(ws_frames(buf, n, msgs, 8), 1);
+  ck_assert_ptr_nonnull(strstr(msgs[0], "[\"a\",7,"));
+  hub_stats st;
+  hub_stats_get(h, &st);
+  ck_assert_int_eq(st.rows_dropped, 1);
+  hub_unsubscribe(c);
+  hub_free(h);
+}
+END_TEST
+
+/* Hand-over to another transport, and detaching. */
+START_TEST(test_set_transport) {
+  hub *h = make_hub(100, 100, HUB_OVERFLOW_DISCONNECT);
+  hub_topic *t = hub_topic_get(h, "accelerometer", 1);
+  hub_topic_set_schema(t, 5, COLS, TYPES);
+  fake_conn a = {0}, b = {0};
+  hub_sub_error err;
+  hub_sub_opts o = {.format = HUB_FMT_ARRAY, .wire = HUB_WIRE_SSE};
+  hub_client *c = hub_subscribe(h, t, &o, &f_ops, &a, &err);
+  char buf[512];
+  size_t n;
+  ck_assert_int_eq(hub_fill_batch(c, buf, sizeof buf, &n), HUB_IDLE);
+  hub_client_set_transport(c, &f_ops, &b); /* parked: the new owner is told to look */
+  ck_assert_int_eq(b.notified, 1);
+  ck_assert_int_eq(hub_fill_batch(c, buf, sizeof buf, &n), HUB_IDLE);
+  ck_assert_int_eq(b.parked, 1);
+  hub_client_set_transport(c, NULL, NULL);
+  publish(t, "a", 1, 1);
+  hub_flush(h);
+  hub_tick(h, (int64_t)1 << 62);
+  ck_assert_int_eq(a.notified + b.notified, 1);
+  hub_unsubscribe(c);
+  hub_free(h);
+}
+END_TEST
+
 START_TEST(test_schemaless_rows) {
   hub *h = make_hub(8, 8, HUB_OVERFLOW_DISCONNECT);
   hub_topic *t = hub_topic_get(h, "records", 1);
@@ -323,6 +474,9 @@ int main(void) {
   tcase_add_test(tc, test_overflow_skip_and_filter);
   tcase_add_test(tc, test_heartbeat_limits_ws);
   tcase_add_test(tc, test_schemaless_rows);
+  tcase_add_test(tc, test_batch_sse);
+  tcase_add_test(tc, test_batch_ws_frames);
+  tcase_add_test(tc, test_set_transport);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

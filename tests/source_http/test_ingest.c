@@ -9,10 +9,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define DEV "cd613e30"
-#define HEAD "{\"messageId\":5,\"sessionId\":\"s1\",\"deviceId\":\"" DEV "\",\"payload\":["
-#define TAIL "]}"
-#define IDS " messageId:i=5 sessionId:s=s1 deviceId:s=" DEV
+#include "ingest_cases.inc"
+
 
 static recorder rec;
 static ing_summary sum;
@@ -96,72 +94,6 @@ END_TEST
 
 /* ---- sensors not in the samples ------------------------------------------------------ */
 
-static const struct {
-  const char *reading;
-  const char *line;
-} sensors[] = {
-    {"{\"name\":\"bluetooth\",\"time\":10,\"values\":{\"id\":\"AA:BB\",\"rssi\":null,"
-     "\"txPowerLevel\":-12,\"manufacturerData\":\"4c000215\"}}",
-     "@10 key=" DEV " | name:s=bluetooth time:i=10 values_id:s=AA:BB values_rssi:n "
-     "values_txPowerLevel:d=-12 values_manufacturerData:s=4c000215" IDS},
-    {"{\"name\":\"bluetoothmetadata\",\"time\":11,\"values\":{\"id\":\"AA\",\"name\":null,"
-     "\"isConnectable\":true,\"localName\":\"tag\",\"serviceUUIDs\":[\"180d\",\"180f\"]}}",
-     "@11 key=" DEV " | name:s=bluetoothmetadata time:i=11 values_id:s=AA values_name:n "
-     "values_isConnectable:b=true values_localName:s=tag values_serviceUUIDs:s=[\"180d\","
-     "\"180f\"]" IDS},
-    {"{\"name\":\"camera\",\"time\":12,\"values\":{\"image\":\"/9j/4AAQSkZJRgABAQ==\","
-     "\"imageFormat\":\"jpeg\"}}",
-     "@12 key=" DEV " | name:s=camera time:i=12 values_image:s=/9j/4AAQSkZJRgABAQ== "
-     "values_imageFormat:s=jpeg" IDS},
-    {"{\"name\":\"annotation\",\"time\":13,\"values\":{\"text\":\"caf\\u00e9 \xf0\x9f\x9a\xb2 "
-     "\\\"quoted\\\"\",\"millisecond_press_duration\":350}}",
-     "@13 key=" DEV " | name:s=annotation time:i=13 values_text:s=caf\xc3\xa9 \xf0\x9f\x9a\xb2 "
-     "\"quoted\" values_millisecond_press_duration:d=350" IDS},
-    {"{\"name\":\"headphone\",\"time\":14,\"values\":{\"devicelocation\":\"left\",\"roll\":0.5}}",
-     "@14 key=" DEV " | name:s=headphone time:i=14 values_devicelocation:s=left "
-     "values_roll:d=0.5" IDS},
-    {"{\"name\":\"orientation\",\"time\":15,\"values\":{\"qx\":0,\"qy\":0,\"qz\":0,\"qw\":1,"
-     "\"roll\":0.1,\"pitch\":0.2,\"yaw\":0.3}}",
-     "@15 key=" DEV " | name:s=orientation time:i=15 values_qx:d=0 values_qy:d=0 values_qz:d=0 "
-     "values_qw:d=1 values_roll:d=0.10000000000000001 values_pitch:d=0.20000000000000001 "
-     "values_yaw:d=0.29999999999999999" IDS},
-    {"{\"name\":\"battery\",\"time\":16,\"values\":{\"batteryLevel\":0.5,\"batteryState\":"
-     "\"charging\",\"lowPowerMode\":true,\"voltage\":4.1,\"chargingCurrent\":-300,\"health\":"
-     "\"good\"}}",
-     "@16 key=" DEV " | name:s=battery time:i=16 values_batteryLevel:d=0.5 "
-     "values_batteryState:s=charging values_lowPowerMode:b=true "
-     "values_voltage:d=4.0999999999999996 values_chargingCurrent:d=-300 values_health:s=good" IDS},
-    {"{\"name\":\"network\",\"time\":17,\"values\":{\"type\":\"cellular\",\"isConnected\":true,"
-     "\"cellularGeneration\":\"5g\",\"carrier\":\"X\",\"ssid\":null}}",
-     "@17 key=" DEV " | name:s=network time:i=17 values_type:s=cellular values_isConnected:b=true "
-     "values_cellularGeneration:s=5g values_carrier:s=X values_ssid:n" IDS},
-    /* names the doc does not list pass through, nested objects flatten with _ */
-    {"{\"name\":\"heart rate\",\"time\":18,\"values\":{\"bpm\":72,\"ecg\":{\"lead\":\"I\","
-     "\"mv\":{\"peak\":1.5}}}}",
-     "@18 key=" DEV " | name:s=heart rate time:i=18 values_bpm:d=72 values_ecg_lead:s=I "
-     "values_ecg_mv_peak:d=1.5" IDS},
-    /* accuracy keeps its integer; later app keys pass through after it */
-    {"{\"name\":\"magnetometer\",\"time\":19,\"values\":{\"x\":1},\"accuracy\":3,"
-     "\"sensorRate\":100}",
-     "@19 key=" DEV " | name:s=magnetometer time:i=19 values_x:d=1 accuracy:i=3 "
-     "sensorRate:d=100" IDS},
-    {"{\"name\":\"gyroscope\",\"time\":20,\"values\":{\"x\":1},\"accuracy\":null}",
-     "@20 key=" DEV " | name:s=gyroscope time:i=20 values_x:d=1 accuracy:n" IDS},
-    /* a relay may send the time as a numeric string */
-    {"{\"name\":\"gravity\",\"time\":\"1683555956851304200\",\"values\":{\"x\":1}}",
-     "@1683555956851304200 key=" DEV " | name:s=gravity time:i=1683555956851304200 "
-     "values_x:d=1" IDS},
-    /* beyond 2^53, exactly: as an integer and as a string, up to INT64_MAX */
-    {"{\"name\":\"a\",\"time\":9007199254740993,\"values\":{}}",
-     "@9007199254740993 key=" DEV " | name:s=a time:i=9007199254740993" IDS},
-    {"{\"name\":\"a\",\"time\":1683555956851304201,\"values\":{}}",
-     "@1683555956851304201 key=" DEV " | name:s=a time:i=1683555956851304201" IDS},
-    {"{\"name\":\"a\",\"time\":9223372036854775807,\"values\":{}}",
-     "@9223372036854775807 key=" DEV " | name:s=a time:i=9223372036854775807" IDS},
-    {"{\"name\":\"a\",\"time\":\"9223372036854775807\",\"values\":{}}",
-     "@9223372036854775807 key=" DEV " | name:s=a time:i=9223372036854775807" IDS},
-};
-
 START_TEST(sensor_kind_flattens) {
   char body[2048];
   snprintf(body, sizeof body, HEAD "%s" TAIL, sensors[_i].reading);
@@ -215,59 +147,6 @@ START_TEST(test_push_needs_a_single_test_reading) {
 END_TEST
 
 /* ---- errors ------------------------------------------------------------------------ */
-
-static const struct {
-  const char *body;
-  int status;
-  const char *error;
-  const char *cls;
-  const char *detail;
-} errors[] = {
-    {"{\"messageId\":1,", 400, "invalid_json", "json", "line 1 column 15: "},
-    {"", 400, "invalid_json", "json", "line 1 column 0: "},
-    {"{\"a\":1} trailing", 400, "invalid_json", "json", "line 1 column "},
-    {"{\"t\":99999999999999999999}", 400, "invalid_json", "json", "too big integer"},
-    {"[1,2]", 422, "invalid_payload", "schema", "body: expected an object, got an array"},
-    {"{\"sessionId\":\"s\",\"deviceId\":\"d\",\"payload\":[]}", 422, "invalid_payload", "schema",
-     "messageId: expected an integer, got nothing"},
-    {"{\"messageId\":\"7\",\"sessionId\":\"s\",\"deviceId\":\"d\",\"payload\":[]}", 422,
-     "invalid_payload", "schema", "messageId: expected an integer, got a string"},
-    {"{\"messageId\":1,\"sessionId\":2,\"deviceId\":\"d\",\"payload\":[]}", 422,
-     "invalid_payload", "schema", "sessionId: expected a string, got an integer"},
-    {"{\"messageId\":1,\"sessionId\":\"s\",\"payload\":[]}", 422, "invalid_payload", "schema",
-     "deviceId: expected a string, got nothing"},
-    {"{\"messageId\":1,\"sessionId\":\"s\",\"deviceId\":\"d\",\"userId\":3,\"payload\":[]}", 422,
-     "invalid_payload", "schema", "userId: expected a string, got an integer"},
-    {"{\"messageId\":1,\"sessionId\":\"s\",\"deviceId\":\"d\"}", 422, "invalid_payload", "schema",
-     "payload: expected an array, got nothing"},
-    {"{\"messageId\":1,\"sessionId\":\"s\",\"deviceId\":\"d\",\"payload\":{}}", 422,
-     "invalid_payload", "schema", "payload: expected an array, got an object"},
-    {HEAD "{\"name\":\"a\",\"time\":1,\"values\":{}},1" TAIL, 422, "invalid_payload", "schema",
-     "payload[1]: expected an object, got an integer"},
-    {HEAD "{\"time\":1,\"values\":{}}" TAIL, 422, "invalid_payload", "schema",
-     "payload[0].name: expected a non-empty string, got nothing"},
-    {HEAD "{\"name\":\"\",\"time\":1,\"values\":{}}" TAIL, 422, "invalid_payload", "schema",
-     "payload[0].name: expected a non-empty string, got a string"},
-    {HEAD "{\"name\":\"a\",\"time\":1,\"values\":{}},{\"name\":\"a\",\"time\":2,\"values\":{}},"
-          "{\"name\":\"a\",\"time\":3,\"values\":{}},{\"name\":\"a\",\"time\":1.5e18,"
-          "\"values\":{}}" TAIL,
-     422, "invalid_payload", "schema",
-     "payload[3].time: expected integer nanoseconds, got a real number"},
-    {HEAD "{\"name\":\"a\",\"values\":{}}" TAIL, 422, "invalid_payload", "schema",
-     "payload[0].time: expected integer nanoseconds, got nothing"},
-    {HEAD "{\"name\":\"a\",\"time\":-1,\"values\":{}}" TAIL, 422, "invalid_payload", "schema",
-     "payload[0].time: expected integer nanoseconds, got an integer"},
-    {HEAD "{\"name\":\"a\",\"time\":\"12ab\",\"values\":{}}" TAIL, 422, "invalid_payload",
-     "schema", "payload[0].time: expected integer nanoseconds, got a string"},
-    {HEAD "{\"name\":\"a\",\"time\":\"9223372036854775808\",\"values\":{}}" TAIL, 422,
-     "invalid_payload", "schema", "payload[0].time: expected integer nanoseconds, got a string"},
-    {HEAD "{\"name\":\"a\",\"time\":\"\",\"values\":{}}" TAIL, 422, "invalid_payload", "schema",
-     "payload[0].time: expected integer nanoseconds, got a string"},
-    {HEAD "{\"name\":\"a\",\"time\":1}" TAIL, 422, "invalid_payload", "schema",
-     "payload[0].values: expected an object, got nothing"},
-    {HEAD "{\"name\":\"a\",\"time\":1,\"values\":[1]}" TAIL, 422, "invalid_payload", "schema",
-     "payload[0].values: expected an object, got an array"},
-};
 
 START_TEST(error_class_status_and_place) {
   ck_assert_int_eq(parse(errors[_i].body), -1);
@@ -325,19 +204,6 @@ START_TEST(records_empty_body_accepts_nothing) {
   ck_assert_str_eq(sum.reply, "{\"accepted\":0}");
 }
 END_TEST
-
-static const struct {
-  const char *body;
-  int status;
-  const char *detail;
-} record_errors[] = {
-    {"{\"a\":1}\n{\"a\":", 400, "line 2 column"},
-    {"[{\"a\":1},", 400, "line 1 column"},
-    {"[{\"a\":1},2]", 422, "records[1]: expected an object, got an integer"},
-    {"{\"a\":1}\n[1]\n", 422, "records[1] (line 2): expected an object, got an array"},
-    {"[{\"time\":1.5}]", 422, "records[0].time: expected integer nanoseconds, got a real number"},
-    {"[{\"deviceId\":5}]", 422, "records[0].deviceId: expected a string key, got an integer"},
-};
 
 START_TEST(records_errors_name_the_place) {
   ck_assert_int_eq(parse_records(record_errors[_i].body), -1);
