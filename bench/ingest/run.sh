@@ -5,6 +5,9 @@
 # requests/s, p50/p99 latency, CPU and RSS of each server, and the sensord/Python ratio.
 # usage: bench/ingest/run.sh     env: DURATION=10 CONNECTIONS=16 SIZES="1 100 1500"
 #        THREADS=2 (source_http worker threads) PYTHON=/usr/bin/python3
+#        BEFORE=/path/to/build: also run the sensord of another build (e.g. the previous
+#        commit's, from `git archive`) in the same run, as server "before"
+#        SERVERS="sensord python" (and "before" when BEFORE is set): which to run
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 DURATION=${DURATION:-10}
@@ -13,6 +16,8 @@ SIZES=${SIZES:-1 100 1500}
 THREADS=${THREADS:-2}
 PYTHON=${PYTHON:-/usr/bin/python3} # Debian's, where python3-fastapi/python3-uvicorn live
 BUILD=${BUILD:-build}
+BEFORE=${BEFORE:-}
+SERVERS=${SERVERS:-sensord${BEFORE:+ before} python}
 OUT=$(mktemp -d "${TMPDIR:-/tmp}/sensord-bench-ingest.XXXXXX")
 PIDS=()
 cleanup() {
@@ -41,32 +46,43 @@ wait_port() {
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; } # utime + stime
 rss_kb() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
 
-SD_PORT=$(free_port)
-PY_PORT=$(free_port)
-cat >"$OUT/pipeline.ini" <<INI
+# start_sensord BUILD_DIR PORT NAME: starts a sensord (source_http -> sink_null) on PORT
+start_sensord() {
+  cat >"$OUT/$3.ini" <<INI
 [sensord]
-plugin_dir = $BUILD/plugins
+plugin_dir = $1/plugins
 admin_listen = off
 log_level = warn
 
 [ingest]
 plugin = source_http
-listen = 127.0.0.1:$SD_PORT
+listen = 127.0.0.1:$2
 threads = $THREADS
 
 [null]
 plugin = sink_null
 inputs = ingest
 INI
-"$BUILD/sensord" -c "$OUT/pipeline.ini" >"$OUT/sensord.log" 2>&1 &
-SD_PID=$!
-PIDS+=("$SD_PID")
+  "$1/sensord" -c "$OUT/$3.ini" >"$OUT/$3.log" 2>&1 &
+  PIDS+=("$!")
+}
+
+SD_PORT=$(free_port)
+PY_PORT=$(free_port)
+start_sensord "$BUILD" "$SD_PORT" sensord
+SD_PID=${PIDS[-1]}
+if [ -n "$BEFORE" ]; then
+  BEFORE_PORT=$(free_port)
+  start_sensord "$BEFORE" "$BEFORE_PORT" before
+  BEFORE_PID=${PIDS[-1]}
+fi
 PYTHONDONTWRITEBYTECODE=1 "$PYTHON" -m uvicorn --app-dir bench/ingest producer:app --host 127.0.0.1 --port "$PY_PORT" \
   --log-level warning --no-access-log >"$OUT/python.log" 2>&1 &
 PY_PID=$!
 PIDS+=("$PY_PID")
 wait_port "$SD_PORT"
 wait_port "$PY_PORT"
+[ -z "$BEFORE" ] || wait_port "$BEFORE_PORT"
 
 TICK=$(getconf CLK_TCK)
 # run NAME PID PORT SIZE: one wrk run; appends a result row to $OUT/rows
@@ -81,8 +97,13 @@ run() {
 }
 
 for size in $SIZES; do
-  run sensord "$SD_PID" "$SD_PORT" "$size"
-  run python "$PY_PID" "$PY_PORT" "$size"
+  for server in $SERVERS; do
+    case $server in
+      sensord) run sensord "$SD_PID" "$SD_PORT" "$size" ;;
+      before) run before "$BEFORE_PID" "$BEFORE_PORT" "$size" ;;
+      python) run python "$PY_PID" "$PY_PORT" "$size" ;;
+    esac
+  done
 done
 
 echo "machine: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'), $(nproc) CPUs, $(uname -sr)"
@@ -105,8 +126,10 @@ for r in rows:
     print(fmt.format(r["size"], r["name"], f"{r['readings']:,.0f}", f"{r['rps']:,.0f}", f"{r['p50']:.2f}",
                      f"{r['p99']:.2f}", f"{r['cpu']:.0f}", f"{r['rss']:.1f}", r["errors"]))
 by = {(r["name"], r["size"]): r for r in rows}
-ratios = [f"{s}: {by[('sensord', s)]['readings'] / by[('python', s)]['readings']:.1f}x"
-          for s in sorted({r["size"] for r in rows})
-          if ('python', s) in by and by[('python', s)]['readings'] > 0]
-print("sensord / python readings/s: " + ", ".join(ratios))
+for name in ("sensord", "before"):
+    ratios = [f"{s}: {by[(name, s)]['readings'] / by[('python', s)]['readings']:.1f}x"
+              for s in sorted({r["size"] for r in rows})
+              if (name, s) in by and ('python', s) in by and by[('python', s)]['readings'] > 0]
+    if ratios:
+        print(f"{name} / python readings/s: " + ", ".join(ratios))
 PY

@@ -79,7 +79,8 @@ struct query_ksql {
   char ddl_last_reason[600];
   char ddl_curl_error[CURL_ERROR_SIZE];
   unsigned rng;
-  sd_metric *m_errors, *m_dropped;
+  sd_schema *status_schema;
+  sd_metric *m_errors, *m_dropped, *m_status_dropped;
 };
 
 #define KQ_ORIGINAL_COLUMNS                                                                    \
@@ -253,6 +254,26 @@ static void kq_schema_clear(kq_conn *c) {
   c->column_count = 0;
 }
 
+/* Tells everything downstream that a query went up or down, as one row on the reserved
+ * "_status" stream (columns QUERY, STATE, DETAIL): outputs show it to browsers, which stay
+ * connected while ksqlDB is away. Best effort: a full downstream skips the notice (counted)
+ * rather than holding up rows or reconnects. */
+static void kq_emit_status(kq_conn *c, const char *state, const char *detail) {
+  query_ksql *q = c->q;
+  const sd_host_api *h = q->host;
+  sd_batch *b = h->batch_new(q->stage, 1);
+  if (!b) return;
+  h->batch_set_schema(b, q->status_schema);
+  h->record_begin(b, h->now_wall_ns(), NULL, 0);
+  h->field_string(b, "QUERY", 5, c->name, strlen(c->name));
+  h->field_string(b, "STATE", 5, state, strlen(state));
+  h->field_string(b, "DETAIL", 6, detail, strlen(detail));
+  if (h->emit(q->stage, b, NULL, NULL) != SD_OK) {
+    h->batch_free(b);
+    h->metric_add(q->m_status_dropped, 1);
+  }
+}
+
 static int kq_on_header(kq_conn *c, json_t *header) {
   query_ksql *q = c->q;
   json_t *names = json_object_get(header, "columnNames");
@@ -282,6 +303,7 @@ static int kq_on_header(kq_conn *c, json_t *header) {
     const char *id = json_string_value(json_object_get(header, "queryId"));
     q->host->log(q->stage, SD_LOG_INFO, "query %s streaming from %s (queryId %s, HTTP/%s)",
                  c->name, q->server, id ? id : "?", q->use_http2 ? "2" : "1.1");
+    kq_emit_status(c, "up", q->server);
   }
   c->up = 1;
   c->last_reason[0] = '\0';
@@ -504,6 +526,7 @@ static void kq_conn_done(kq_conn *c, CURLcode res) {
                  "query %s %s: %s; retrying with backoff (first in %lld ms)", c->name,
                  c->up == 1 ? "down" : "failed", reason, (long long)(delay / 1000000));
     snprintf(c->last_reason, sizeof c->last_reason, "%s", reason);
+    if (c->up != 0) kq_emit_status(c, "down", reason); /* a new reason is no new state */
   }
   c->up = 0;
   c->next_attempt_ns = now + delay;
@@ -684,6 +707,12 @@ static sd_result kq_init(const sd_host_api *host, sd_stage *stage, void **state)
       host->counter(stage, "ksql_errors_total", "errors reported by or about ksqlDB", NULL);
   q->m_dropped =
       host->counter(stage, "ksql_rows_refused_total", "rows refused downstream (SD_ERR)", NULL);
+  q->m_status_dropped = host->counter(stage, "ksql_status_skipped_total",
+                                      "up/down notices not sent because downstream was full",
+                                      NULL);
+  static const char *const status_columns[] = {"QUERY", "STATE", "DETAIL"};
+  static const char *const status_types[] = {"STRING", "STRING", "STRING"};
+  q->status_schema = host->schema_new(stage, "_status", 3, status_columns, status_types);
   for (size_t i = 0; i < q->conn_count; i++) {
     kq_conn *k = &q->conns[i];
     char labels[200];
@@ -774,6 +803,7 @@ static void kq_destroy(void *state) {
   free(q->ddl_body);
   free(q->create_sql);
   free(q->server);
+  if (q->status_schema) q->host->schema_release(q->status_schema);
   free(q);
 }
 

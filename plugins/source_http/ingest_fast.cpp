@@ -63,24 +63,15 @@ struct fbuf {
 /* ---- duplicate keys -------------------------------------------------------------------- */
 
 /* jansson keeps one value per key (the last, at the first one's place); rather than mimic
- * that, any object with a repeated key is declined. */
+ * that, any object with a repeated key is declined. Keys are checked as an object is walked:
+ * the first few against each other, and a wider object once more, sorted, at its end. */
 int compare_views(const void *a, const void *b) {
   const string_view *x = static_cast<const string_view *>(a);
   const string_view *y = static_cast<const string_view *>(b);
   return x->compare(*y);
 }
 
-bool has_duplicate_keys(simdjson::dom::object o) {
-  constexpr size_t kSmall = 24;
-  string_view seen[kSmall];
-  size_t n = 0;
-  for (simdjson::dom::key_value_pair kv : o) {
-    if (n == kSmall) break;
-    for (size_t i = 0; i < n; i++)
-      if (seen[i] == kv.key) return true;
-    seen[n++] = kv.key;
-  }
-  if (n < kSmall) return false;
+bool sorted_keys_repeat(simdjson::dom::object o) {
   size_t count = 0;
   for (simdjson::dom::key_value_pair kv : o) {
     (void)kv;
@@ -96,6 +87,25 @@ bool has_duplicate_keys(simdjson::dom::object o) {
   free(all);
   return dup;
 }
+
+class key_check {
+public:
+  /* false: key repeats one seen before */
+  bool add(string_view key) {
+    if (n_ == kSmall) return true; /* left to done() */
+    for (size_t i = 0; i < n_; i++)
+      if (seen_[i] == key) return false;
+    seen_[n_++] = key;
+    return true;
+  }
+  /* After the walk: false when some key repeats. */
+  bool done(simdjson::dom::object o) const { return n_ < kSmall || !sorted_keys_repeat(o); }
+
+private:
+  static constexpr size_t kSmall = 16;
+  string_view seen_[kSmall];
+  size_t n_ = 0;
+};
 
 /* ---- JSON text exactly as jansson's json_dumps(JSON_COMPACT) writes it ------------------ */
 
@@ -178,10 +188,11 @@ bool dump(fbuf &o, element v) {
   }
   case element_type::OBJECT: {
     simdjson::dom::object obj = v.get_object().value_unsafe();
-    if (has_duplicate_keys(obj)) return false;
+    key_check keys;
     o.put('{');
     bool first = true;
     for (simdjson::dom::key_value_pair kv : obj) {
+      if (!keys.add(kv.key)) return false;
       if (!first) o.put(',');
       first = false;
       dump_string(o, kv.key);
@@ -189,7 +200,7 @@ bool dump(fbuf &o, element v) {
       if (!dump(o, kv.value)) return false;
     }
     o.put('}');
-    return true;
+    return keys.done(obj);
   }
   case element_type::STRING: dump_string(o, v.get_string().value_unsafe()); return true;
   case element_type::INT64: dump_int(o, v.get_int64().value_unsafe()); return true;
@@ -225,12 +236,13 @@ bool flatten(fctx &c, size_t len, element v, bool numbers_as_double) {
   switch (v.type()) {
   case element_type::OBJECT: {
     simdjson::dom::object obj = v.get_object().value_unsafe();
-    if (has_duplicate_keys(obj)) return false;
+    key_check keys;
     for (simdjson::dom::key_value_pair kv : obj) {
+      if (!keys.add(kv.key)) return false;
       size_t n = name_put(c, len, true, kv.key);
       if (n == SIZE_MAX || !flatten(c, n, kv.value, numbers_as_double)) return false;
     }
-    return true;
+    return keys.done(obj);
   }
   case element_type::ARRAY:
     c.json.len = 0;
@@ -291,7 +303,13 @@ bool time_value(element v, int64_t *out) {
  * refuses it, simdjson decodes it) and a byte-order mark (jansson refuses it). */
 bool needs_jansson(const char *body, size_t len) {
   if (len >= 3 && memcmp(body, "\xEF\xBB\xBF", 3) == 0) return true;
-  return memmem(body, len, "\\u0000", 6) != nullptr;
+  /* Backslashes are rare in sensor bodies: memchr skips to each (faster than memmem). */
+  const char *p = body, *end = body + len;
+  while ((p = static_cast<const char *>(memchr(p, '\\', static_cast<size_t>(end - p))))) {
+    if (end - p >= 6 && memcmp(p + 1, "u0000", 5) == 0) return true;
+    p += p + 1 < end && p[1] == '\\' ? 2 : 1; /* an escaped backslash escapes nothing */
+  }
+  return false;
 }
 
 /* Parses with this thread's parser (or a one-off one for a large body). */
@@ -312,11 +330,12 @@ private:
 int sensorlogger(element root, int64_t received_ns, const rb_builder *b, ing_summary *out) {
   if (root.type() != element_type::OBJECT) return ING_FAST_DECLINED;
   simdjson::dom::object top = root.get_object().value_unsafe();
-  if (has_duplicate_keys(top)) return ING_FAST_DECLINED;
   element message_id, session_id, device_id, user_id, payload;
   bool has_user = false, has_payload = false;
   int required = 0;
+  key_check top_keys;
   for (simdjson::dom::key_value_pair kv : top) {
+    if (!top_keys.add(kv.key)) return ING_FAST_DECLINED;
     if (kv.key == "messageId") {
       message_id = kv.value;
       required |= 1;
@@ -334,7 +353,7 @@ int sensorlogger(element root, int64_t received_ns, const rb_builder *b, ing_sum
       has_payload = true;
     }
   }
-  if (required != 7 || !has_payload || message_id.type() != element_type::INT64 ||
+  if (!top_keys.done(top) || required != 7 || !has_payload || message_id.type() != element_type::INT64 ||
       session_id.type() != element_type::STRING || device_id.type() != element_type::STRING ||
       payload.type() != element_type::ARRAY)
     return ING_FAST_DECLINED;
@@ -353,10 +372,11 @@ int sensorlogger(element root, int64_t received_ns, const rb_builder *b, ing_sum
   for (element r : readings) {
     if (r.type() != element_type::OBJECT) return ING_FAST_DECLINED;
     simdjson::dom::object reading = r.get_object().value_unsafe();
-    if (has_duplicate_keys(reading)) return ING_FAST_DECLINED;
     element name, time, values, accuracy;
     int seen = 0;
+    key_check reading_keys;
     for (simdjson::dom::key_value_pair kv : reading) {
+      if (!reading_keys.add(kv.key)) return ING_FAST_DECLINED;
       if (kv.key == "name") {
         name = kv.value;
         seen |= 1;
@@ -374,7 +394,7 @@ int sensorlogger(element root, int64_t received_ns, const rb_builder *b, ing_sum
       }
     }
     int64_t t;
-    if ((seen & 7) != 7 || name.type() != element_type::STRING ||
+    if (!reading_keys.done(reading) || (seen & 7) != 7 || name.type() != element_type::STRING ||
         values.type() != element_type::OBJECT || !time_value(time, &t))
       return ING_FAST_DECLINED;
     string_view nm = name.get_string().value_unsafe();
@@ -426,13 +446,14 @@ bool flat_record(fctx &c, element r, const ing_records_opts *opts, int64_t recei
   const rb_builder *b = c.b;
   if (r.type() != element_type::OBJECT) return false;
   simdjson::dom::object obj = r.get_object().value_unsafe();
-  if (has_duplicate_keys(obj)) return false;
+  key_check keys;
   int64_t t = received_ns;
   string_view key;
   bool has_key = false;
   string_view time_field = opts->time_field ? string_view(opts->time_field) : string_view();
   string_view key_field = opts->key_field ? string_view(opts->key_field) : string_view();
   for (simdjson::dom::key_value_pair kv : obj) {
+    if (!keys.add(kv.key)) return false;
     if (opts->time_field && kv.key == time_field && !time_value(kv.value, &t)) return false;
     if (opts->key_field && kv.key == key_field) {
       if (kv.value.type() != element_type::STRING) return false;
@@ -440,7 +461,8 @@ bool flat_record(fctx &c, element r, const ing_records_opts *opts, int64_t recei
       has_key = true;
     }
   }
-  if (b->record_begin(b->ctx, t, has_key ? key.data() : nullptr, has_key ? key.size() : 0))
+  if (!keys.done(obj) ||
+      b->record_begin(b->ctx, t, has_key ? key.data() : nullptr, has_key ? key.size() : 0))
     return false;
   for (simdjson::dom::key_value_pair kv : obj)
     if (!field(c, kv.key, kv.value, false)) return false;

@@ -4,7 +4,8 @@
 usage: check_rows.py ndjson|sse OUTPUT SENSOR BODY...
   ndjson: sink_stdout lines of query `accel` (DEVICEID, TIME, VALUES_X, VALUES_Y, VALUES_Z)
   sse:    an out_sse /chart-data stream ([deviceId, "YYYY-MM-DD HH:MM:SS.ffffff", x, y, z])
-Every reading named SENSOR must appear exactly once, with exact values; nothing else."""
+Every reading named SENSOR must appear exactly once, with exact values; nothing else.
+In ndjson, query_ksql's "_status" notices are checked apart: the query must have said "up"."""
 import datetime
 import json
 import sys
@@ -32,10 +33,15 @@ for path in bodies:
             want[json.dumps([body["deviceId"], chart_time(t), float(v["x"]), float(v["y"]), float(v["z"])])] += 1
 
 got = Counter()
+status_up = False
 if kind == "ndjson":
     for line in open(output):
         r = json.loads(line)
         f = r["fields"]
+        if r["schema"] == "_status":
+            assert f["QUERY"] == "accel" and f["STATE"] in ("up", "down"), r
+            status_up = status_up or f["STATE"] == "up"
+            continue
         assert r["schema"] == "accel", r
         assert r["key"] == f["DEVICEID"], r
         got[json.dumps([f["DEVICEID"], f["TIME"], f["VALUES_X"], f["VALUES_Y"], f["VALUES_Z"]])] += 1
@@ -51,6 +57,9 @@ else:
         elif line == "":
             event = None
 
+if kind == "ndjson" and not status_up:
+    print("no _status row saying query accel is up")
+    sys.exit(1)
 missing, extra = want - got, got - want
 print(f"{sum(got.values())} rows, {sum(want.values())} expected, "
       f"{sum(missing.values())} missing, {sum(extra.values())} unexpected")

@@ -98,7 +98,15 @@ sleep 0.3
 kill "$CURL" 2>/dev/null || true
 python3 "$(dirname "$0")/check_rows.py" sse "$T_DIR/sse.txt" accelerometeruncalibrated "${bodies[@]}" ||
   fail "the dashboard's rows differ from the readings posted"
-sd_stop "$DASH"
+
+# The query node goes away: browsers stay connected and get a "down" notice on _status.
+curl -s -N --max-time 30 "http://127.0.0.1:$SSE/events/_status?format=object" >"$T_DIR/status.txt" &
+SD_PIDS+=("$!")
+sleep 0.3
 sd_stop "$QNODE"
+for ((i = 0; i < 200; i++)); do grep -q '"STATE":"down"' "$T_DIR/status.txt" && break; sleep 0.05; done
+grep -q '"QUERY":"accel","STATE":"down"' "$T_DIR/status.txt" ||
+  fail "no down notice on /events/_status after the query node stopped: $(cat "$T_DIR/status.txt")"
+sd_stop "$DASH"
 sd_stop "$INGEST"
 note "end to end: $want accelerometer readings through Kafka, query node and dashboard"

@@ -111,6 +111,9 @@ lines=$(grep -c 'query accel \(down\|failed\)' "$T_DIR/normal.log")
 fake_start normal "$FAKE_PORT"
 wait_rows "$T_DIR/normal.ndjson" dev-1 6   # the restarted server numbers connections anew
 assert_eq 1 "$(metric "$ADMIN" ksql_up)" "ksql_up after ksqlDB came back"
+# Downstream (browsers behind out_sse) was told: up, down (once), up again.
+states=$(jq -r 'select(.schema == "_status") | .fields.STATE' "$T_DIR/normal.ndjson" | tr '\n' ' ')
+assert_eq "up down up " "$states" "_status notices while ksqlDB went away and came back"
 sd_stop "$SD"
 kill "$FAKE_PID"
 

@@ -95,5 +95,9 @@ assert_eq 2 "$(pe schema)" "schema parse errors"
 assert_eq 3 "$(pe too_large)" "too_large errors"
 assert_eq 2 "$(pe media_type)" "media_type errors"
 assert_eq 1 "$(pe encoding)" "encoding errors"
+# the three refused bodies that reached a parser were declined by the fast path and
+# answered by the jansson parser (the messages above); the accepted ones never fell back
+assert_eq 3 "$(metric 'sensord_http_parse_fallbacks_total{stage="ingest",plugin="source_http"}')" \
+  "fast-path fallbacks"
 sd_stop "$SD_PID"
 echo ok

@@ -34,6 +34,8 @@ python3 "$(dirname "$0")/check_records.py" "$T_DIR/out.ndjson" "$S/ios-uncalibra
 assert_eq $want "$(metric 'sensord_http_readings_total{stage="ingest",plugin="source_http"}')" "readings metric"
 assert_eq 1 "$(metric 'sensord_http_test_pushes_total{stage="ingest",plugin="source_http"}')" "test push metric"
 assert_eq 6 "$(requests ingest 200)" "200 count"
+assert_eq 0 "$(metric 'sensord_http_parse_fallbacks_total{stage="ingest",plugin="source_http"}')" \
+  "every sample took the fast path"
 
 # flat records: NDJSON then a JSON array, ints stay ints, key and time from the record
 printf '{"deviceId":"dev-a","time":1683555956851304201,"n":3,"x":0.5}\n{"time":"7","s":"v"}\n' >"$T_DIR/r.ndjson"

@@ -153,6 +153,8 @@ static const struct {
     /* strings: escapes, UTF-8, the NUL jansson refuses, lone surrogates */
     {ONE("{\"s\":\"\\u00e9\\u20ac\\ud83d\\ude00 \xc3\xa9\",\"t\":\"\"}"), PHONE, ACCEPTS},
     {ONE("{\"s\":\"a\\u0000b\"}"), PHONE, DECLINES},
+    {ONE("{\"s\":\"a\\\\\\u0000b\"}"), PHONE, DECLINES},
+    {ONE("{\"s\":\"a\\\\u0000b\\\\\",\"t\":\"\\\"\\\\\"}"), PHONE, ACCEPTS},
     {ONE("{\"s\":\"\\ud800\"}"), PHONE, DECLINES},
     {ONE("{\"s\":\"\\udc00\"}"), PHONE, DECLINES},
     {ONE("{\"s\":\"\xff\"}"), PHONE, DECLINES},

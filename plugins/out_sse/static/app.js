@@ -247,6 +247,32 @@
     };
   }
 
+  // Upstream status: query_ksql publishes {QUERY, STATE, DETAIL} rows on the reserved
+  // "_status" stream when ksqlDB goes away or comes back; the page stays connected and
+  // shows a banner instead of silently freezing.
+  const upstreamDown = new Map();
+  function onUpstreamStatus(row) {
+    if (!row || !row.QUERY) return;
+    if (row.STATE === 'down') upstreamDown.set(row.QUERY, row.DETAIL || '');
+    else upstreamDown.delete(row.QUERY);
+    const el = $('upstream');
+    el.hidden = upstreamDown.size === 0;
+    el.textContent = [...upstreamDown].map(([q, why]) =>
+      'query ' + q + ' is waiting for its server (' + why + '); rows resume when it is back').join(' · ');
+  }
+  function watchUpstream() {
+    const path = '/events/_status?format=object';
+    if (state.transport === 'websocket') {
+      const proto = location.protocol === 'https:' ? 'wss:' : 'ws:';
+      const ws = new WebSocket(proto + '//' + location.host + path);
+      ws.onmessage = (m) => { const msg = JSON.parse(m.data); if (!msg.event) onUpstreamStatus(msg.data); };
+      ws.onclose = () => setTimeout(watchUpstream, 5000);
+    } else {
+      const es = new EventSource(path);
+      es.onmessage = (m) => onUpstreamStatus(JSON.parse(m.data));
+    }
+  }
+
   function connect() {
     if (conn) conn.close();
     setStatus('connecting', 'connecting…');
@@ -259,7 +285,7 @@
       const res = await fetch('/streams', { cache: 'no-store' });
       const list = await res.json();
       const sel = $('stream');
-      const names = new Set(list.map((s) => s.name));
+      const names = new Set(list.map((s) => s.name).filter((n) => !n.startsWith('_')));
       if (state.stream) names.add(state.stream);
       const have = new Set([...sel.options].map((o) => o.value));
       for (const n of [...names].sort()) {
@@ -308,6 +334,7 @@
     await refreshStreams();
     setInterval(refreshStreams, 5000);
     connect();
+    watchUpstream();
   }
   start();
 })();
