@@ -2,6 +2,7 @@
 # Plugins and test suites describe themselves in small fragments (plugins/*/plugin.mk,
 # tests/*/test.mk) so adding one never means editing this file.
 
+.DEFAULT_GOAL := all
 BUILD   ?= build
 PREFIX  ?= /usr/local
 DESTDIR ?=

@@ -53,7 +53,9 @@ static int check_or_run(const char *config, const char *plugin_dir, int check_on
   if (!check_only) runtime_block_signals(); /* before any thread, plugins' included */
   sd_errors *errs = sd_errors_new();
   pipeline *pl = pipeline_load(config, plugin_dir, errs);
-  if (pl && sd_errors_count(errs) == 0) pipeline_validate(pl, errs);
+  /* Every stage whose own keys are good is validated even when others are not, so one
+   * run of -t reports every error in the file. */
+  if (pl) pipeline_validate(pl, errs);
   int code;
   if (sd_errors_count(errs) > 0) {
     sd_errors_print(errs, stderr);

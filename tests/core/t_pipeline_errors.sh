@@ -34,6 +34,17 @@ plugin = sink_null' 'p.ini:3: stage "gen": input "out" is a sink (sink_null), wh
 p.ini:3: stage "gen" (source_gen): a source takes no inputs: remove inputs
 p.ini:5: stage "out" (sink_null): a sink stage needs inputs: add inputs = STAGE[, STAGE…]'
 
+# One stage's bad keys do not hide another stage's validate() errors: one run, all errors.
+check '[gen]
+plugin = source_gen
+bogus = 1
+
+[out]
+plugin = sink_kafka
+inputs = gen
+kafka.no.such.property = 1' 'p.ini:3: stage "gen" (source_gen): key "bogus": unknown key; known keys: batch_size, count, device_count, inputs, log_level, on_full, plugin, queue.max_bytes, queue.max_records, rate, sensor
+p.ini:8: stage "out" (sink_kafka): key "kafka.no.such.property": No such configuration property: "no.such.property"'
+
 check '[x]
 rate = 5' 'p.ini:1: stage "x": key "plugin": required key is missing: add plugin = NAME (sensord --list-plugins shows what is there)'
 
