@@ -177,6 +177,11 @@ sd_result flow_emit(sd_stage *st, sd_batch *b, sd_ack_fn ack, void *ctx) {
   b->parent = parent;
   if (parent) atomic_fetch_add(&parent->pending, 1);
   int dropped = 0;
+  /* Consumers are signalled after their locks are released: a thread woken while the
+   * emitter still holds its mutex would only block again on it (two more context switches
+   * on the POST -> row path). */
+  sd_stage *to_wake[st->output_count ? st->output_count : 1];
+  size_t nwake = 0;
   for (size_t i = 0; i < st->output_count; i++) {
     sd_stage *c = st->outputs[i];
     if (c->on_full == ON_FULL_DROP && queue_full(c, records, bytes)) {
@@ -198,9 +203,10 @@ sd_result flow_emit(sd_stage *st, sd_batch *b, sd_ack_fn ack, void *ctx) {
     c->q_bytes += bytes;
     c->q_batches++;
     update_queue_gauges(c);
-    pthread_cond_signal(&c->wake);
+    to_wake[nwake++] = c;
   }
   unlock_outputs(st);
+  for (size_t i = 0; i < nwake; i++) pthread_cond_signal(&to_wake[i]->wake);
   metrics_add(st->m.records_out, (double)records);
   metrics_add(st->m.bytes_out, (double)bytes);
   metrics_add(st->m.batches_out, 1);

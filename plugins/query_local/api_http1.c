@@ -5,9 +5,12 @@
 #include "api_server.h"
 
 #include <microhttpd.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 
 typedef struct h1_request {
@@ -23,6 +26,7 @@ typedef struct h1_stream {
   struct MHD_Connection *conn;
   int fd;
   int suspended; /* under the push's lock */
+  int corked;    /* TCP_CORK set by us while a burst of rows is going out */
 } h1_stream;
 
 /* Closure of a chunked static body. */
@@ -47,11 +51,25 @@ static void h1_wake(void *ctx) {
   atomic_fetch_sub(&s->srv->mhd_suspended, 1);
 }
 
+/* Each line is its own chunk and libmicrohttpd sends each chunk with its own send(); over
+ * loopback every send also wakes the client. While more lines are already queued the
+ * socket is corked so a burst (one POST's rows) leaves in a few segments, and it is
+ * uncorked — pushing everything out — as soon as the queue is empty, so a lone row is
+ * never held back. MHD believes the socket uncorked with TCP_NODELAY (set at accept), so
+ * it does not undo this. */
+static void h1_cork(h1_stream *s, int on) {
+  if (s->corked == on || s->fd < 0) return;
+  s->corked = on;
+  setsockopt(s->fd, IPPROTO_TCP, TCP_CORK, &on, sizeof on);
+}
+
 static ssize_t h1_push_reader(void *cls, uint64_t pos, char *buf, size_t max) {
   (void)pos;
   h1_stream *s = cls;
   int last;
-  ssize_t n = api_push_read(s->push, buf, max, 0, &last, h1_suspend, s);
+  size_t left = 0;
+  ssize_t n = api_push_read(s->push, buf, max, 0, &last, &left, h1_suspend, s);
+  h1_cork(s, n > 0 && left > 0 && !last);
   if (n > 0) return n;
   if (n == 0) return 0; /* suspended until h1_wake */
   return api_push_client_gone(s->push) ? MHD_CONTENT_READER_END_WITH_ERROR

@@ -41,7 +41,13 @@ struct h2_conn {
   h2_stream *ready; /* streams whose push has new lines */
   h2_stream *streams;
   h2_conn *next; /* srv->h2_conns */
+  uint8_t *out;  /* serialized frames not yet written to the socket */
+  size_t out_len, out_off, out_cap;
 };
+
+/* Frames are gathered from nghttp2 and written with one send(): a POST's rows, one DATA
+ * frame each, then reach the client in one segment and one wakeup instead of one each. */
+#define H2_OUT_BATCH (64 * 1024)
 
 static void stream_free(h2_conn *c, h2_stream *st) {
   if (st->push) {
@@ -81,17 +87,40 @@ static void h2_wake(void *ctx) {
   (void)w;
 }
 
-static ssize_t send_cb(nghttp2_session *ng, const uint8_t *data, size_t len, int flags,
-                       void *user) {
-  (void)ng;
-  (void)flags;
-  h2_conn *c = user;
-  ssize_t n = send(c->fd, data, len, MSG_NOSIGNAL);
-  if (n < 0) {
-    if (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR) return NGHTTP2_ERR_WOULDBLOCK;
-    return NGHTTP2_ERR_CALLBACK_FAILURE;
+static int out_append(h2_conn *c, const uint8_t *data, size_t len) {
+  if (c->out_len + len > c->out_cap) {
+    size_t cap = c->out_cap ? c->out_cap : 16384;
+    while (cap < c->out_len + len) cap *= 2;
+    uint8_t *p = realloc(c->out, cap);
+    if (!p) return -1;
+    c->out = p;
+    c->out_cap = cap;
   }
-  return n;
+  memcpy(c->out + c->out_len, data, len);
+  c->out_len += len;
+  return 0;
+}
+
+/* Writes what nghttp2 has to send. 0: all written or the socket is full (poll for
+ * POLLOUT), -1: the connection failed. */
+static int h2_flush(h2_conn *c) {
+  for (;;) {
+    while (c->out_off < c->out_len) {
+      ssize_t n = send(c->fd, c->out + c->out_off, c->out_len - c->out_off, MSG_NOSIGNAL);
+      if (n < 0 && errno == EINTR) continue;
+      if (n < 0) return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : -1;
+      c->out_off += (size_t)n;
+    }
+    c->out_len = c->out_off = 0;
+    while (c->out_len < H2_OUT_BATCH) {
+      const uint8_t *data;
+      ssize_t n = nghttp2_session_mem_send(c->ng, &data);
+      if (n < 0) return -1;
+      if (n == 0) break;
+      if (out_append(c, data, (size_t)n) < 0) return -1;
+    }
+    if (c->out_len == 0) return 0;
+  }
 }
 
 static ssize_t read_length_cb(nghttp2_session *ng, uint8_t frame_type, int32_t stream_id,
@@ -120,7 +149,7 @@ static ssize_t data_read_cb(nghttp2_session *ng, int32_t stream_id, uint8_t *buf
     return (ssize_t)n;
   }
   int last = 0;
-  ssize_t n = api_push_read(st->push, (char *)buf, length, 1, &last, NULL, NULL);
+  ssize_t n = api_push_read(st->push, (char *)buf, length, 1, &last, NULL, NULL, NULL);
   if (n == -2) {
     uint32_t max_frame =
         nghttp2_session_get_remote_settings(ng, NGHTTP2_SETTINGS_MAX_FRAME_SIZE);
@@ -130,7 +159,7 @@ static ssize_t data_read_cb(nghttp2_session *ng, int32_t stream_id, uint8_t *buf
       return NGHTTP2_ERR_DEFERRED;
     }
     /* A line longer than the peer's largest frame cannot be kept in one frame. */
-    n = api_push_read(st->push, (char *)buf, length, 0, &last, NULL, NULL);
+    n = api_push_read(st->push, (char *)buf, length, 0, &last, NULL, NULL, NULL);
   }
   if (n > 0) {
     if (last) *flags |= NGHTTP2_DATA_FLAG_EOF;
@@ -299,8 +328,9 @@ static void *h2_thread(void *arg) {
   nghttp2_submit_settings(c->ng, NGHTTP2_FLAG_NONE, settings, 1);
   uint8_t buf[16384];
   int64_t stop_deadline = 0;
-  while (nghttp2_session_want_read(c->ng) || nghttp2_session_want_write(c->ng)) {
-    if (nghttp2_session_send(c->ng) != 0) break;
+  while (nghttp2_session_want_read(c->ng) || nghttp2_session_want_write(c->ng) ||
+         c->out_off < c->out_len) {
+    if (h2_flush(c) < 0) break;
     if (atomic_load(&srv->stopping)) {
       int64_t now = srv->host->now_mono_ns();
       if (!stop_deadline) {
@@ -313,7 +343,9 @@ static void *h2_thread(void *arg) {
       if (!c->streams || now > stop_deadline) break;
     }
     struct pollfd p[2] = {
-        {c->fd, (short)(POLLIN | (nghttp2_session_want_write(c->ng) ? POLLOUT : 0)), 0},
+        {c->fd,
+         (short)(POLLIN | (c->out_off < c->out_len || nghttp2_session_want_write(c->ng) ? POLLOUT : 0)),
+         0},
         {c->efd, POLLIN, 0}};
     int r = poll(p, 2, 200);
     if (r < 0 && errno != EINTR) break;
@@ -345,6 +377,7 @@ static void *h2_thread(void *arg) {
 
 static void conn_free(h2_conn *c) {
   if (c->efd >= 0) close(c->efd);
+  free(c->out);
   pthread_mutex_destroy(&c->ready_mu);
   free(c);
 }
@@ -380,7 +413,6 @@ int api_h2_spawn(api_server *srv, int fd) {
   pthread_mutex_init(&c->ready_mu, NULL);
   nghttp2_session_callbacks *cb;
   nghttp2_session_callbacks_new(&cb);
-  nghttp2_session_callbacks_set_send_callback(cb, send_cb);
   nghttp2_session_callbacks_set_on_begin_headers_callback(cb, on_begin_headers);
   nghttp2_session_callbacks_set_on_header_callback(cb, on_header);
   nghttp2_session_callbacks_set_on_data_chunk_recv_callback(cb, on_data_chunk);

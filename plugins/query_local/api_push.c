@@ -31,6 +31,7 @@ struct api_push {
   int waiting;     /* the transport read nothing and waits for wake */
   int client_gone; /* the watch thread saw the socket close */
   int watch_fd;
+  int deferred;    /* in this thread's deferred-wake list (holds a reference) */
   void (*wake)(void *ctx);
   void *wake_ctx;
   api_push *next, *prev; /* srv->pushes, under srv->mu */
@@ -83,6 +84,47 @@ static void wake_locked(api_push *p) {
   }
 }
 
+/* Wakes deferred while the ingest thread works through one input batch: waking the
+ * transport at the first row of a batch makes it send that row, find the queue empty,
+ * go back to waiting and be woken again by the next row — a wakeup (and a syscall on each
+ * side) per row. Deferred to the end of the batch, a transport is woken once and finds
+ * every row of the batch queued. */
+#define DEFER_MAX 64
+static _Thread_local int defer_depth;
+static _Thread_local size_t defer_count;
+static _Thread_local api_push *defer_list[DEFER_MAX];
+
+void api_push_defer_begin(void) { defer_depth++; }
+
+void api_push_defer_end(void) {
+  if (defer_depth == 0 || --defer_depth > 0) return;
+  size_t n = defer_count;
+  defer_count = 0;
+  for (size_t i = 0; i < n; i++) {
+    api_push *p = defer_list[i];
+    pthread_mutex_lock(&p->mu);
+    p->deferred = 0;
+    wake_locked(p);
+    int left = --p->refs;
+    pthread_mutex_unlock(&p->mu);
+    if (left == 0) push_free(p);
+  }
+}
+
+/* Under p->mu: a row was queued. */
+static void row_queued_locked(api_push *p) {
+  if (!(p->waiting && p->wake)) return;
+  if (defer_depth > 0 && (p->deferred || defer_count < DEFER_MAX)) {
+    if (!p->deferred) {
+      p->deferred = 1;
+      p->refs++;
+      defer_list[defer_count++] = p;
+    }
+    return;
+  }
+  wake_locked(p);
+}
+
 /* Under p->mu: queues the error line and the closer, and ends the body. */
 static void end_with_error_locked(api_push *p, int code, const char *message) {
   api_buf b = {0};
@@ -128,7 +170,7 @@ static void on_row(void *ctx, const sd_value *values, size_t n, int64_t rowtime_
     } else if (queue_line(p, line.data, line.len) < 0) {
       end_with_error_locked(p, 50000, "Out of memory while queueing a row");
     } else {
-      wake_locked(p);
+      row_queued_locked(p);
     }
     api_buf_free(&line);
   }
@@ -229,7 +271,7 @@ void api_push_set_wake(api_push *p, void (*wake)(void *ctx), void *ctx) {
   pthread_mutex_unlock(&p->mu);
 }
 
-ssize_t api_push_read(api_push *p, char *buf, size_t cap, int whole, int *last,
+ssize_t api_push_read(api_push *p, char *buf, size_t cap, int whole, int *last, size_t *left,
                       void (*on_wait)(void *ctx), void *ctx) {
   ssize_t r;
   *last = 0;
@@ -262,6 +304,7 @@ ssize_t api_push_read(api_push *p, char *buf, size_t cap, int whole, int *last,
       r = (ssize_t)n;
     }
   }
+  if (left) *left = p->queued;
   pthread_mutex_unlock(&p->mu);
   return r;
 }

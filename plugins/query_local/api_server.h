@@ -82,9 +82,14 @@ void api_push_set_wake(api_push *push, void (*wake)(void *ctx), void *ctx);
 /* Copies the next bytes of the current line into buf. Returns bytes copied (> 0; *last
  * set when that ends the body), 0 when nothing is queued (then on_wait(ctx) runs under the
  * lock and wake comes later), -1 when the body is complete, -2 when whole is set and the
- * rest of the current line does not fit in cap. */
+ * rest of the current line does not fit in cap. *left (when not NULL) gets the bytes still
+ * queued after this read. */
 ssize_t api_push_read(api_push *push, char *buf, size_t cap, int whole, int *last,
-                      void (*on_wait)(void *ctx), void *ctx);
+                      size_t *left, void (*on_wait)(void *ctx), void *ctx);
+/* Between begin and end on one thread (the ingest thread, around one input batch), new
+ * rows do not wake their transport at once; end wakes each waiting transport once. */
+void api_push_defer_begin(void);
+void api_push_defer_end(void);
 /* Did the client vanish (noticed by the watch thread)? */
 int api_push_client_gone(api_push *push);
 /* HTTP/1.1 only: the socket to watch for a vanished client while suspended (-1 = none). */

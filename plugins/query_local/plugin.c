@@ -396,6 +396,7 @@ static sd_result ql_process(void *state, sd_delivery *delivery) {
   const sd_batch *in = h->delivery_batch(delivery);
   size_t n = h->batch_count(in);
   size_t unreadable = 0;
+  api_push_defer_begin();
   for (size_t i = 0; i < n; i++) {
     sd_record_view rec;
     if (h->batch_record(in, i, &rec) != SD_OK) {
@@ -404,6 +405,7 @@ static sd_result ql_process(void *state, sd_delivery *delivery) {
     }
     ql_engine_ingest(st->engine, NULL, &rec);
   }
+  api_push_defer_end();
   h->metric_add(st->m_records_in, (double)(n - unreadable));
   if (unreadable) {
     h->metric_add(st->m_bad_records, (double)unreadable);
