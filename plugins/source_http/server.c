@@ -546,7 +546,7 @@ static void hs_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 int hs_server_start(hs_state *s) {
   /* Turbo (with epoll): optimistic non-blocking reads and fewer syscalls per request,
-   * about +20 % requests/s on one-reading pushes (bench/ingest/RESULTS.md). */
+   * about +20 % requests/s on one-reading pushes (docs/BENCHMARKS.md). */
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
                    MHD_ALLOW_SUSPEND_RESUME;
   if (s->addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
