@@ -21,6 +21,10 @@ ifeq ($(SAN),1)
 CFLAGS   += -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
 LDFLAGS  += -fsanitize=address,undefined
 endif
+ifeq ($(SAN),thread)
+CFLAGS   += -fsanitize=thread -fno-omit-frame-pointer
+LDFLAGS  += -fsanitize=thread
+endif
 
 PLUGIN_CFLAGS  := -fPIC -fvisibility=hidden
 PLUGIN_LDFLAGS := -shared -Wl,-z,defs -Wl,-z,now
@@ -35,7 +39,7 @@ PLUGINS := $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/plugin.mk))))
 
 PLUGIN_SOS := $(PLUGINS:%=$(BUILD)/plugins/%.so)
 
-.PHONY: all run test check check-asan valgrind install format fuzz bench clean deps deps-test assets
+.PHONY: all run test check check-asan check-tsan valgrind install format fuzz bench clean deps deps-test assets
 all: $(BUILD)/sensord $(PLUGIN_SOS) assets
 
 deps:
@@ -100,6 +104,9 @@ check: test
 check-asan:
 	@$(MAKE) --no-print-directory BUILD=build-asan SAN=1 test
 
+check-tsan:
+	@$(MAKE) --no-print-directory BUILD=build-tsan SAN=thread test
+
 valgrind: deps-test
 	@$(MAKE) --no-print-directory test-build
 	@BUILD=$(BUILD) VALGRIND=1 tests/run.sh unit
@@ -132,6 +139,6 @@ bench:
 	@bench/run.sh
 
 clean:
-	rm -rf build build-asan build-fuzz
+	rm -rf build build-asan build-tsan build-fuzz
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
