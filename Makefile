@@ -24,6 +24,9 @@ endif
 ifeq ($(SAN),thread)
 CFLAGS   += -fsanitize=thread -fno-omit-frame-pointer
 LDFLAGS  += -fsanitize=thread
+# libtsan does not intercept C11 thrd_create/mtx_/cnd_ (librdkafka's threads crashed):
+# pull core/tsan_c11threads.c, which maps them onto pthreads, into every executable.
+LDFLAGS  += -Wl,--undefined=thrd_create
 endif
 
 PLUGIN_CFLAGS  := -fPIC -fvisibility=hidden

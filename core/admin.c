@@ -184,6 +184,11 @@ admin_server *admin_start(pipeline *pl, const char *listen, char **err) {
   }
   admin_server *srv = xcalloc(1, sizeof *srv);
   srv->pl = pl;
+  /* Registered before the listener thread exists: its handler reads this pointer and
+   * updates the series, and thread creation is what orders those reads after these writes. */
+  srv->log_suppressed = metrics_register(METRIC_GAUGE, "log_suppressed_lines",
+                                         "Log lines suppressed by rate limiting since start", NULL,
+                                         NULL, 0);
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
   if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
   srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, srv, MHD_OPTION_EXTERNAL_LOGGER,
@@ -202,9 +207,6 @@ admin_server *admin_start(pipeline *pl, const char *listen, char **err) {
   }
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
   srv->port = info ? info->port : (unsigned)atoi(port);
-  srv->log_suppressed = metrics_register(METRIC_GAUGE, "log_suppressed_lines",
-                                         "Log lines suppressed by rate limiting since start", NULL,
-                                         NULL, 0);
   free(host);
   free(port);
   return srv;

@@ -36,10 +36,9 @@ void loader_free(loader *ld) {
   if (!ld) return;
   for (size_t i = 0; i < ld->count; i++) {
     loader_plugin *p = ld->plugins[i];
-    /* Sanitizer builds keep libraries mapped so leak reports can still symbolize them. */
-#if !defined(__SANITIZE_ADDRESS__)
-    dlclose(p->handle);
-#endif
+    /* Loaded plugins stay mapped to the end: the process is exiting, and unloading would
+     * drop the symbols leak checkers (LSan, valgrind) need, and would turn what the
+     * plugins' libraries keep in globals (librdkafka's libsasl2 init) into false leaks. */
     free(p->name);
     free(p->path);
     free(p->dir);

@@ -96,7 +96,14 @@ static int pred_drained(sd_stage *st) {
   return done;
 }
 
-static int started(const sd_stage *st) { return st->start_done && st->start_result == SD_OK; }
+/* Under the stage's lock: after a start() timeout the stage thread may still be writing
+ * these while the main thread drains. */
+static int started(sd_stage *st) {
+  pthread_mutex_lock(&st->mu);
+  int ok = st->start_done && st->start_result == SD_OK;
+  pthread_mutex_unlock(&st->mu);
+  return ok;
+}
 
 static void stuck_exit(sd_stage *st, const char *what) {
   log_msg(&st->origin, SD_LOG_ERROR,

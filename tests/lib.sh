@@ -1,6 +1,10 @@
 # Shared helpers for shell integration tests: free ports, starting and stopping sensord
 # with a test pipeline, waiting for listeners, and assertions that name what differed.
 # Source it: . "$(dirname "$0")/../lib.sh"
+# SENSORD_WRAP: a command prefix for every sensord this test runs (e.g. valgrind ...); a
+# "{log}" in it becomes a per-process log file in $T_DIR, and a test fails when such a log
+# is not empty or sensord exits 99. SD_TIME_SCALE (integer, default 1) stretches the
+# helpers' waits for slow wrappers.
 set -euo pipefail
 : "${SENSORD_ROOT:=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)}"
 : "${BUILD:=build}"
@@ -12,6 +16,30 @@ mkdir -p "$TEST_OUT"
 T_NAME=$(basename "${BASH_SOURCE[1]:-$0}" .sh)
 T_DIR=$(mktemp -d "$TEST_OUT/$T_NAME.XXXXXX")
 SD_PIDS=()
+: "${SD_TIME_SCALE:=1}"
+: "${SENSORD_WRAP:=}"
+SD_WRAP_LOGS=()
+
+# The SENSORD_WRAP words with {log} replaced by $1 (into the array SD_WRAP_CMD).
+sd_wrap_words() {
+  local w words
+  SD_WRAP_CMD=()
+  [ -n "$SENSORD_WRAP" ] || return 0
+  read -ra words <<<"$SENSORD_WRAP"
+  for w in "${words[@]}"; do SD_WRAP_CMD+=("${w//\{log\}/$1}"); done
+}
+
+# Tests also call "$SENSORD_BIN" directly (-t, --plugin-info): under SENSORD_WRAP that name
+# points to a script that runs the real binary wrapped, logging to $T_DIR/direct.<pid>.vg.
+SD_REAL_BIN=$SENSORD_BIN
+if [ -n "$SENSORD_WRAP" ]; then
+  sd_wrap_words "$T_DIR/direct.%p.vg"
+  mkdir -p "$T_DIR/wrapped"
+  { echo '#!/usr/bin/env bash'; printf 'exec'; printf ' %q' "${SD_WRAP_CMD[@]}" "$SD_REAL_BIN"
+    echo ' "$@"'; } >"$T_DIR/wrapped/sensord"
+  chmod +x "$T_DIR/wrapped/sensord"
+  SENSORD_BIN=$T_DIR/wrapped/sensord
+fi
 
 fail() { echo "FAIL: $*" >&2; exit 1; }
 note() { echo "# $*"; }
@@ -29,7 +57,7 @@ free_port() {
 
 # wait_http URL [seconds]: until the URL answers at all.
 wait_http() {
-  local url=$1 limit=${2:-10} i
+  local url=$1 limit=$((${2:-10} * SD_TIME_SCALE)) i
   for ((i = 0; i < limit * 20; i++)); do
     curl -s -o /dev/null --max-time 1 "$url" && return 0
     sleep 0.05
@@ -39,28 +67,56 @@ wait_http() {
 
 # sd_start NAME INI_FILE: starts sensord in the background; its log is $T_DIR/NAME.log.
 # Sets SD_PID. The INI should set admin_listen so readiness can be awaited with wait_http.
+# Under SENSORD_WRAP the wrapper's log is $T_DIR/NAME.PID.vg.
 sd_start() {
-  local name=$1 ini=$2
-  "$SENSORD_BIN" -c "$ini" >"$T_DIR/$name.log" 2>&1 &
+  local name=$1 ini=$2 bin=$SENSORD_BIN
+  [ "$bin" = "$T_DIR/wrapped/sensord" ] && bin=$SD_REAL_BIN
+  sd_wrap_words "$T_DIR/$name.%p.vg" # valgrind expands %p; exec keeps the pid
+  "${SD_WRAP_CMD[@]}" "$bin" -c "$ini" >"$T_DIR/$name.log" 2>&1 &
   SD_PID=$!
   SD_PIDS+=("$SD_PID")
+  SD_WRAP_LOGS[$SD_PID]=$T_DIR/$name.$SD_PID.vg
 }
 
-# sd_stop PID: SIGTERM, expects a clean exit 0 within 15 s.
+# sd_wrap_check PID RC: fails when the wrapper (valgrind) reported errors for this process.
+sd_wrap_check() {
+  local log=${SD_WRAP_LOGS[$1]:-}
+  [ -n "$SENSORD_WRAP" ] || return 0
+  if [ "$2" = 99 ] || { [ -n "$log" ] && [ -s "$log" ]; }; then
+    # Renamed once shown, so the exit check does not print it a second time.
+    [ -n "$log" ] && [ -f "$log" ] && { cat "$log" >&2; mv "$log" "$log.shown"; }
+    fail "sensord $1 exited $2 under '$SENSORD_WRAP': errors in ${log:-its log}"
+  fi
+}
+
+# sd_stop PID: SIGTERM, expects a clean exit 0 within 15 s (times SD_TIME_SCALE).
 sd_stop() {
   local pid=$1 i rc
   kill -TERM "$pid" 2>/dev/null || return 0
-  for ((i = 0; i < 300; i++)); do
+  for ((i = 0; i < 300 * SD_TIME_SCALE; i++)); do
     kill -0 "$pid" 2>/dev/null || break
     sleep 0.05
   done
-  kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; fail "sensord $pid did not exit within 15s of SIGTERM"; }
+  kill -0 "$pid" 2>/dev/null && { kill -KILL "$pid"; fail "sensord $pid did not exit within $((15 * SD_TIME_SCALE))s of SIGTERM"; }
   wait "$pid" && rc=0 || rc=$?
+  sd_wrap_check "$pid" "$rc"
   [ "$rc" = 0 ] || fail "sensord $pid exited $rc after SIGTERM"
 }
 
+# At exit: kill what is left; under SENSORD_WRAP any non-empty wrapper log (a run the test
+# did not stop through sd_stop, or a direct "$SENSORD_BIN" call) fails the test.
 cleanup_all() {
-  local pid
+  local rc=$? pid f bad=0
   for pid in "${SD_PIDS[@]}"; do kill -KILL "$pid" 2>/dev/null || true; done
+  if [ -n "$SENSORD_WRAP" ]; then
+    for f in "$T_DIR"/*.vg; do
+      [ -s "$f" ] || continue
+      echo "FAIL: errors under '$SENSORD_WRAP' in $f:" >&2
+      cat "$f" >&2
+      bad=1
+    done
+  fi
+  [ "$bad" = 0 ] || exit 1
+  exit "$rc"
 }
 trap cleanup_all EXIT

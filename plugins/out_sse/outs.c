@@ -347,8 +347,7 @@ sd_result outs_process(void *state, sd_delivery *delivery) {
 /* Ends every stream and waits (bounded) until no connection is left suspended:
  * libmicrohttpd refuses to stop with suspended connections. */
 static void outs_close_clients(outs_state *s, int64_t deadline_mono_ns) {
-  if (!s->daemon || s->closed) return;
-  s->closed = 1;
+  if (!s->daemon || atomic_exchange(&s->closed, 1)) return;
   MHD_socket listen_fd = MHD_quiesce_daemon(s->daemon);
   if (listen_fd != MHD_INVALID_SOCKET) close(listen_fd);
   if (s->transport->stop) s->transport->stop(s);

@@ -9,6 +9,7 @@
 
 #include <microhttpd.h>
 #include <sensord/plugin.h>
+#include <stdatomic.h>
 
 typedef struct outs_state outs_state;
 
@@ -47,7 +48,9 @@ struct outs_state {
   unsigned http_threads;
   char *asset_dir;
   sd_timer *timer;
-  int closed; /* streams ended for shutdown */
+  /* Streams ended for shutdown. Set once on the stage thread (drain) and read by the
+   * HTTP threads and the pump threads (out_websocket says goodbye by it), hence atomic. */
+  atomic_int closed;
   hub_stats last; /* counters already added to the host metrics */
   struct {
     sd_metric *clients, *published, *sent, *bytes, *overflows, *skipped, *resets, *heartbeats,

@@ -163,7 +163,7 @@ static int ws_control(pump_conn *pc, void *user) {
 /* The hub ended the stream: after an overflow message, or at shutdown. */
 static int ws_stream_end(pump_conn *pc, void *user) {
   ws_conn *c = user;
-  if (c->s->closed) ws_close_with(c, WS_CLOSE_GOING_AWAY, "server stopping");
+  if (atomic_load(&c->s->closed)) ws_close_with(c, WS_CLOSE_GOING_AWAY, "server stopping");
   else ws_close_with(c, WS_CLOSE_POLICY, "client queue overflow");
   return 0;
 }
@@ -186,7 +186,7 @@ static int ws_tick(pump_conn *pc, void *user, int64_t now) {
 static void ws_finish(pump_conn *pc, void *user, int clean) {
   ws_conn *c = user;
   if (c->client) hub_unsubscribe(c->client);
-  if (c->closing == 0 && c->s->closed) {
+  if (c->closing == 0 && atomic_load(&c->s->closed)) {
     /* Shutdown with the socket still open: say goodbye, best effort. */
     ws_close_with(c, WS_CLOSE_GOING_AWAY, "server stopping");
     wslay_event_send(c->ctx);
@@ -212,7 +212,7 @@ static void ws_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
                         struct MHD_UpgradeResponseHandle *urh) {
   outs_state *s = cls;
   ws_request *req = con_cls;
-  ws_conn *c = s->closed || !req ? NULL : calloc(1, sizeof *c);
+  ws_conn *c = atomic_load(&s->closed) || !req ? NULL : calloc(1, sizeof *c);
   if (!c) {
     MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
     return;

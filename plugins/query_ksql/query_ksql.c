@@ -484,6 +484,12 @@ static int64_t kq_backoff_ns(query_ksql *q, unsigned *attempt) {
   return (int64_t)ms * 1000000;
 }
 
+/* What "the same failure again" is compared by: curl's detail text carries the elapsed
+ * time ("after 3 ms"), so a transfer failure is known by its curl code alone. */
+static void kq_reason_key(char *key, size_t len, CURLcode res, const char *reason) {
+  snprintf(key, len, "%s", res != CURLE_OK ? curl_easy_strerror(res) : reason);
+}
+
 static void kq_conn_done(kq_conn *c, CURLcode res) {
   query_ksql *q = c->q;
   char reason[1024];
@@ -521,11 +527,13 @@ static void kq_conn_done(kq_conn *c, CURLcode res) {
   q->host->metric_set(c->m_up, 0);
   q->host->metric_add(c->m_reconnects, 1);
   int64_t delay = kq_backoff_ns(q, &c->attempt);
-  if (c->up != 0 || strcmp(reason, c->last_reason)) {
+  char key[sizeof c->last_reason];
+  kq_reason_key(key, sizeof key, res, reason);
+  if (c->up != 0 || strcmp(key, c->last_reason)) {
     q->host->log(q->stage, c->up == 1 ? SD_LOG_WARN : SD_LOG_ERROR,
                  "query %s %s: %s; retrying with backoff (first in %lld ms)", c->name,
                  c->up == 1 ? "down" : "failed", reason, (long long)(delay / 1000000));
-    snprintf(c->last_reason, sizeof c->last_reason, "%s", reason);
+    snprintf(c->last_reason, sizeof c->last_reason, "%s", key);
     if (c->up != 0) kq_emit_status(c, "down", reason); /* a new reason is no new state */
   }
   c->up = 0;
@@ -615,10 +623,12 @@ static void kq_ddl_done(query_ksql *q, CURLcode res) {
     snprintf(reason, sizeof reason, "HTTP %ld: %.500s", status, q->ddl_body ? q->ddl_body : "");
   q->host->metric_add(q->m_errors, 1);
   int64_t delay = kq_backoff_ns(q, &q->ddl_attempt);
-  if (strcmp(reason, q->ddl_last_reason)) {
+  char key[sizeof q->ddl_last_reason];
+  kq_reason_key(key, sizeof key, res, reason);
+  if (strcmp(key, q->ddl_last_reason)) {
     q->host->log(q->stage, SD_LOG_ERROR, "%s on %s failed: %s; retrying with backoff",
                  step == KQ_DDL_SHOW ? "SHOW STREAMS" : "CREATE STREAM", q->server, reason);
-    snprintf(q->ddl_last_reason, sizeof q->ddl_last_reason, "%s", reason);
+    snprintf(q->ddl_last_reason, sizeof q->ddl_last_reason, "%s", key);
   }
   q->ddl_state = KQ_DDL_NEED;
   q->ddl_next_ns = q->host->now_mono_ns() + delay;

@@ -10,48 +10,48 @@
 
 static const sd_config_key hs_keys[] = {
     {.name = "listen", .type = SD_CFG_STRING, .default_value = "0.0.0.0:8000",
-     .description = "Address to accept pushes on: host:port, [ipv6]:port or :port"},
+     .description = "address to accept pushes on: host:port, [ipv6]:port or :port"},
     {.name = "paths", .type = SD_CFG_LIST, .default_value = "/phone-producer/, /phone-producer",
-     .description = "Paths that take Sensor Logger pushes (POST, JSON); both forms of the "
+     .description = "paths that take Sensor Logger pushes (POST, JSON); both forms of the "
                     "original producer's path are answered directly, no redirect"},
     {.name = "records_path", .type = SD_CFG_STRING, .default_value = "/records",
-     .description = "Path that takes already-flat records as a JSON array or NDJSON; "
+     .description = "path that takes already-flat records as a JSON array or NDJSON; "
                     "\"off\" disables it"},
     {.name = "records_time_field", .type = SD_CFG_STRING, .default_value = "time",
-     .description = "Field of a flat record holding its event time (integer ns or digit "
+     .description = "field of a flat record holding its event time (integer ns or digit "
                     "string); records without it get the time of receipt"},
     {.name = "records_key_field", .type = SD_CFG_STRING, .default_value = "deviceId",
-     .description = "Field of a flat record used as its key (string); absent = no key"},
+     .description = "field of a flat record used as its key (string); absent = no key"},
     {.name = "max_body_size", .type = SD_CFG_SIZE, .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
      .default_value = "8M", .min = 1024, .max = 1073741824.0,
-     .description = "Largest request body, applied to the inflated size of gzip bodies "
+     .description = "largest request body, applied to the inflated size of gzip bodies "
                     "(a 5 s, 2000-reading backlog is about 300K); larger bodies get 413"},
     {.name = "auth_token", .type = SD_CFG_STRING, .flags = SD_CFG_SECRET,
-     .description = "When set, requests must carry Authorization: Bearer <token> (or the bare "
-                    "token); put \"Bearer <token>\" in the app's Auth Header field"},
+     .description = "token phones must send as Authorization: Bearer <token> (or the bare "
+                    "token); the app's Auth Header is then \"Bearer <token>\"; unset = none"},
     {.name = "cors_origins", .type = SD_CFG_LIST,
-     .description = "Origins allowed to POST from a browser (e.g. https://example.org, or *); "
+     .description = "origins allowed to POST from a browser (e.g. https://example.org, or *); "
                     "empty = no CORS headers"},
     {.name = "max_connections", .type = SD_CFG_INT, .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
      .default_value = "1000", .min = 1, .max = 100000,
-     .description = "Connections held open at once; more are refused at accept"},
+     .description = "connections held open at once; more are refused at accept"},
     {.name = "threads", .type = SD_CFG_INT, .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
      .default_value = "2", .min = 1, .max = 64,
      .description = "HTTP worker threads (each parses and emits the bodies it receives)"},
     {.name = "request_timeout", .type = SD_CFG_DURATION,
      .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, .default_value = "30s", .min = 1e8,
      .max = 3600e9,
-     .description = "Longest time to receive one request body; a slower client is cut off"},
+     .description = "longest time to receive one request body; a slower client is cut off"},
     {.name = "idle_timeout", .type = SD_CFG_DURATION, .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
      .default_value = "60s", .min = 1e9, .max = 3600e9,
-     .description = "A connection silent this long is closed (whole seconds, rounded up)"},
+     .description = "a connection silent this long is closed (whole seconds, rounded up)"},
     {.name = "ack", .type = SD_CFG_ENUM, .default_value = "accepted",
      .enum_values = "accepted|delivered",
      .description = "accepted: answer 200 once the batch is queued; delivered: only after "
                     "every downstream sink completed it (503 when it failed)"},
     {.name = "pass_test_push", .type = SD_CFG_BOOL, .default_value = "false",
-     .description = "Let the app's \"Tap to Test Pushing\" reading (name test) into the "
-                    "pipeline; it is always answered 200"},
+     .description = "let the app's \"Tap to Test Pushing\" reading (name test) into the "
+                    "pipeline; it is answered 200 either way (401 without a valid token)"},
     {.name = "error_format", .type = SD_CFG_ENUM, .default_value = "json",
      .enum_values = "json|sensorlogger",
      .description = "json: errors as {\"error\",\"detail\"} with their HTTP status; "

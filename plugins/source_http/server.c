@@ -279,12 +279,13 @@ static enum MHD_Result hs_begin(hs_state *s, hs_request *r, const char *url,
   if (!strcmp(method, MHD_HTTP_METHOD_OPTIONS)) return hs_preflight(r);
   if (strcmp(method, MHD_HTTP_METHOD_POST))
     return hs_error(r, 405, "method_not_allowed", "only POST is accepted here");
-  if (s->host->stopping(s->stage)) {
-    pthread_mutex_lock(&s->lock);
-    s->draining = 1;
-    pthread_mutex_unlock(&s->lock);
-  }
-  if (s->draining) return hs_error(r, 503, "shutting_down", "sensord is shutting down");
+  /* draining is set by hs_server_stop on the stage thread: read it under s->lock. */
+  int stopping = s->host->stopping(s->stage);
+  pthread_mutex_lock(&s->lock);
+  if (stopping) s->draining = 1;
+  int draining = s->draining;
+  pthread_mutex_unlock(&s->lock);
+  if (draining) return hs_error(r, 503, "shutting_down", "sensord is shutting down");
   if (s->token &&
       !auth_header_ok(hs_header(c, MHD_HTTP_HEADER_AUTHORIZATION), s->token, s->token_len))
     return hs_error(r, 401, "unauthorized",

@@ -19,7 +19,7 @@ mb_start() {
   MB_PID=$!
   SD_PIDS+=("$MB_PID")
   exec {MB_FD}>"$fifo"
-  for ((i = 0; i < 100; i++)); do
+  for ((i = 0; i < 100 * SD_TIME_SCALE; i++)); do
     MB_BOOTSTRAP=$(awk '/^bootstrap /{print $2}' "$T_DIR/mock_broker.out")
     [ -n "$MB_BOOTSTRAP" ] && return 0
     sleep 0.05
@@ -32,7 +32,7 @@ mb_cmd() {
   local before i
   before=$(grep -c -E '^(ok|error)' "$T_DIR/mock_broker.out" || true)
   echo "$*" >&"$MB_FD"
-  for ((i = 0; i < 100; i++)); do
+  for ((i = 0; i < 100 * SD_TIME_SCALE; i++)); do
     local now
     now=$(grep -c -E '^(ok|error)' "$T_DIR/mock_broker.out" || true)
     if [ "$now" -gt "$before" ]; then
@@ -48,14 +48,14 @@ mb_cmd() {
 # (partition, offset, key, payload).
 kcat_read() {
   local out=$1 topic=${2:-$KAFKA_TOPIC}
-  timeout 30 kcat -C -b "$MB_BOOTSTRAP" -t "$topic" -e -q -J >"$out" 2>"$out.err" ||
+  timeout $((30 * SD_TIME_SCALE)) kcat -C -b "$MB_BOOTSTRAP" -t "$topic" -e -q -J >"$out" 2>"$out.err" ||
     fail "kcat could not read $topic: $(cat "$out.err")"
 }
 
 # admin_port LOGFILE: the port sensord's admin server reports in its log.
 admin_port() {
   local log=$1 i port
-  for ((i = 0; i < 200; i++)); do
+  for ((i = 0; i < 200 * SD_TIME_SCALE; i++)); do
     port=$(sed -n 's/.*admin listening on [^ ]* (port \([0-9]*\)).*/\1/p' "$log" | head -n 1)
     [ -n "$port" ] && { echo "$port"; return 0; }
     sleep 0.05
@@ -65,13 +65,13 @@ admin_port() {
 
 # metric PORT NAME: the summed value of sensord_NAME over all label sets (0 when absent).
 metric() {
-  curl -s --max-time 2 "http://127.0.0.1:$1/metrics" |
+  curl -s --max-time $((2 * SD_TIME_SCALE)) "http://127.0.0.1:$1/metrics" |
     awk -v n="sensord_$2" '$1 == n || index($1, n "{") == 1 { s += $NF } END { printf "%d\n", s }'
 }
 
 # wait_log FILE PATTERN [seconds]
 wait_log() {
-  local file=$1 pattern=$2 limit=${3:-10} i
+  local file=$1 pattern=$2 limit=$((${3:-10} * SD_TIME_SCALE)) i
   for ((i = 0; i < limit * 20; i++)); do
     grep -q -- "$pattern" "$file" 2>/dev/null && return 0
     sleep 0.05

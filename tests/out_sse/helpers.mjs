@@ -2,6 +2,9 @@
 // in the output under test, post Sensor Logger payloads, and read SSE streams.
 // Pipeline: source_http → query_local → output when query_local.so is built, else
 // source_http → output (rows without schema: one stream per reading name).
+// SENSORD_WRAP (a command prefix, "{log}" = a per-run log file) wraps sensord, e.g. in
+// valgrind; stop() then fails when that log is not empty or sensord exited 99.
+// SD_TIME_SCALE stretches the waits and timeouts here for such slow runs.
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -17,6 +20,8 @@ const PLUGIN_DIR = process.env.SENSORD_PLUGIN_DIR || path.join(ROOT, BUILD, 'plu
 export const TEST_OUT = process.env.TEST_OUT || path.join(ROOT, 'tests/out', BUILD);
 export const DATA = path.join(ROOT, 'tests/data/sensorlogger');
 export const FULL_PIPELINE = fs.existsSync(path.join(PLUGIN_DIR, 'query_local.so'));
+export const TIME_SCALE = Math.max(1, Number(process.env.SD_TIME_SCALE) || 1);
+const WRAP = (process.env.SENSORD_WRAP || '').split(/\s+/).filter(Boolean);
 
 export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 
@@ -39,7 +44,7 @@ export function httpGet(url, headers = {}) {
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body }));
     });
     req.on('error', reject);
-    req.setTimeout(5000, () => req.destroy(new Error('timeout: ' + url)));
+    req.setTimeout(5000 * TIME_SCALE, () => req.destroy(new Error('timeout: ' + url)));
   });
 }
 
@@ -51,7 +56,7 @@ export function httpRequest(method, url, body, headers = {}) {
       res.on('end', () => resolve({ status: res.statusCode, headers: res.headers, body: text }));
     });
     req.on('error', reject);
-    req.setTimeout(10000, () => req.destroy(new Error('timeout: ' + url)));
+    req.setTimeout(10000 * TIME_SCALE, () => req.destroy(new Error('timeout: ' + url)));
     if (body) req.write(body);
     req.end();
   });
@@ -81,14 +86,19 @@ export async function startSensord({ plugin = 'out_sse', keys = {}, name = plugi
   fs.writeFileSync(iniPath, ini);
   const logPath = path.join(dir, 'sensord.log');
   const log = fs.openSync(logPath, 'w');
-  const child = spawn(BIN, ['-c', iniPath], { stdio: ['ignore', log, log] });
+  const wrapLog = path.join(dir, 'sensord.vg');
+  const argv = [...WRAP.map((w) => w.replaceAll('{log}', wrapLog)), BIN, '-c', iniPath];
+  const child = spawn(argv[0], argv.slice(1), { stdio: ['ignore', log, log] });
   let exited = null;
   const exit = new Promise((resolve) => child.on('exit', (code, sig) => { exited = { code, sig }; resolve(exited); }));
   const base = `http://127.0.0.1:${out}`;
   for (let i = 0; ; i++) {
     if (exited) throw new Error(`sensord exited ${JSON.stringify(exited)}: ${fs.readFileSync(logPath, 'utf8')}`);
     try { if ((await httpGet(base + '/healthz')).status === 200) break; } catch { /* not yet */ }
-    if (i > 200) { child.kill('SIGKILL'); throw new Error('sensord did not answer /healthz within 10s'); }
+    if (i > 200 * TIME_SCALE) {
+      child.kill('SIGKILL');
+      throw new Error(`sensord did not answer /healthz within ${10 * TIME_SCALE}s`);
+    }
     await sleep(50);
   }
   return {
@@ -96,12 +106,19 @@ export async function startSensord({ plugin = 'out_sse', keys = {}, name = plugi
     log: () => fs.readFileSync(logPath, 'utf8'),
     health: async () => JSON.parse((await httpGet(base + '/healthz')).body),
     async stop() {
-      if (exited) return exited;
-      child.kill('SIGTERM');
-      const t = setTimeout(() => child.kill('SIGKILL'), 15000);
-      const r = await exit;
-      clearTimeout(t);
-      return r;
+      if (!exited) {
+        child.kill('SIGTERM');
+        const t = setTimeout(() => child.kill('SIGKILL'), 15000 * TIME_SCALE);
+        await exit;
+        clearTimeout(t);
+      }
+      if (WRAP.length) {
+        const report = fs.existsSync(wrapLog) ? fs.readFileSync(wrapLog, 'utf8') : '';
+        if (exited.code === 99 || report.trim()) {
+          throw new Error(`sensord exited ${JSON.stringify(exited)} under ${WRAP[0]}: ${wrapLog}\n${report}`);
+        }
+      }
+      return exited;
     },
   };
 }
@@ -155,7 +172,7 @@ export function sse(url, headers = {}) {
 
 // Polls pred() every 20 ms until it is true or ms pass; returns its last value.
 export async function waitFor(pred, ms = 5000) {
-  const end = Date.now() + ms;
+  const end = Date.now() + ms * TIME_SCALE;
   for (;;) {
     const v = await pred();
     if (v || Date.now() > end) return v;

@@ -30,27 +30,27 @@ ql_start() { # INI
   wait_http "http://127.0.0.1:$QP/info"
 }
 
-api() { curl -s -S --max-time 10 "${CURL_HTTP[@]}" "$@"; }
+api() { curl -s -S --max-time $((10 * SD_TIME_SCALE)) "${CURL_HTTP[@]}" "$@"; }
 
 # post_sample FILE: one Sensor Logger push into source_http (must be answered 200).
 post_sample() {
   local code
-  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 10 -X POST \
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time $((10 * SD_TIME_SCALE)) -X POST \
     -H 'Content-Type: application/json' --data-binary "@$1" "http://127.0.0.1:$HP/phone-producer/")
   assert_eq 200 "$code" "POST $(basename "$1") to source_http"
 }
 
 # qs_open NAME PATH JSON_BODY [curl args...]: a streaming request in the background; the
 # raw body goes to $T_DIR/NAME.body, headers to NAME.hdr. Returns once the first body
-# bytes (the header line) arrived. Sets QS_PID.
+# bytes (the header line) arrived. Sets QS_PID. (Every wait here scales by SD_TIME_SCALE.)
 qs_open() {
   local name=$1 path=$2 body=$3; shift 3
   : >"$T_DIR/$name.body"
-  curl -s -N --raw --max-time 30 "${CURL_HTTP[@]}" -D "$T_DIR/$name.hdr" -o "$T_DIR/$name.body" \
+  curl -s -N --raw --max-time $((30 * SD_TIME_SCALE)) "${CURL_HTTP[@]}" -D "$T_DIR/$name.hdr" -o "$T_DIR/$name.body" \
     -X POST "$@" --data-binary "$body" "http://127.0.0.1:$QP$path" &
   QS_PID=$!
   local i
-  for ((i = 0; i < 200; i++)); do
+  for ((i = 0; i < 200 * SD_TIME_SCALE; i++)); do
     [ -s "$T_DIR/$name.body" ] && return 0
     sleep 0.025
   done
@@ -60,7 +60,7 @@ qs_open() {
 # qs_wait PID: the streaming request must end by itself within 10 s.
 qs_wait() {
   local pid=$1 i
-  for ((i = 0; i < 400; i++)); do
+  for ((i = 0; i < 400 * SD_TIME_SCALE; i++)); do
     kill -0 "$pid" 2>/dev/null || { wait "$pid" || true; return 0; }
     sleep 0.025
   done
@@ -71,7 +71,7 @@ qs_wait() {
 # wait_lines FILE N: until FILE holds N JSON lines (header or row; chunk framing skipped).
 wait_lines() {
   local i
-  for ((i = 0; i < 400; i++)); do
+  for ((i = 0; i < 400 * SD_TIME_SCALE; i++)); do
     [ "$(grep -c '^[[{]' "$1" 2>/dev/null || true)" -ge "$2" ] && return 0
     sleep 0.025
   done

@@ -21,7 +21,20 @@ start_and_wait() {
   local name=$1 ini=$2 url; shift 2
   sd_start "$name" "$ini"
   wait_http "http://127.0.0.1:$ADMIN_PORT/metrics" 10
+  wait_healthy 10
   for url in "$@"; do wait_http "$url" 10; done
+}
+
+# wait_healthy [seconds]: until /healthz answers 200, i.e. every stage's start() returned
+# (the admin port answers before the sources listen; slow builds such as TSan show it).
+wait_healthy() {
+  local limit=$((${1:-10} * SD_TIME_SCALE)) i
+  for ((i = 0; i < limit * 20; i++)); do
+    [ "$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 \
+      "http://127.0.0.1:$ADMIN_PORT/healthz")" = 200 ] && return 0
+    sleep 0.05
+  done
+  fail "sensord did not report healthy within ${limit}s"
 }
 
 # post URL [curl args...]: prints the status code; body in $T_DIR/body, headers in

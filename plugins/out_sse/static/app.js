@@ -9,6 +9,11 @@
   const STALE_MS = 5000;        // no reading for this long: the phone is marked stale
   const REMOVE_MS = 30000;      // and removed after this long
   const G = 9.80665;
+  const narrow = () => window.matchMedia('(max-width: 560px)').matches;
+  const chartHeight = () => (narrow() ? 180 : 220);
+  const chartWidth = (card) => Math.max(200, card.querySelector('.chart').clientWidth);
+  // Whole seconds on the time axis, as wall-clock HH:MM:SS.
+  const clock = (sec) => new Date(sec * 1000).toTimeString().slice(0, 8);
 
   const $ = (id) => document.getElementById(id);
   const state = {
@@ -85,11 +90,12 @@
       id, card, layout, t: [], ys: layout.series.map(() => []), mags: [], arrivals: [],
       lastSeen: performance.now(), lagMs: null, unit: '', plot: null, dirty: true,
     };
-    const width = Math.max(320, card.clientWidth - 24);
     phone.plot = new uPlot({
-      width, height: 220,
+      width: chartWidth(card), height: chartHeight(),
       scales: { x: { time: true }, y: { auto: true } },
-      axes: [{ stroke: '#8a96a3', grid: { stroke: '#26303a' } },
+      axes: [{ stroke: '#8a96a3', grid: { stroke: '#26303a' }, space: 70,
+        incrs: [1, 2, 5, 10, 15, 30, 60, 120, 300],
+        values: (u, splits) => splits.map(clock) },
         { stroke: '#8a96a3', grid: { stroke: '#26303a' }, size: 60,
           label: '', labelSize: 18 }],
       series: [{}].concat(labels.map((l, i) => ({ label: l, stroke: colors[i % colors.length], width: 1.5 }))),
@@ -178,7 +184,8 @@
     for (const [id, p] of state.phones) {
       const idle = now - p.lastSeen;
       p.card.classList.toggle('stale', idle > STALE_MS);
-      p.card.querySelector('.state').textContent = idle > STALE_MS ? 'stale' : 'live';
+      p.card.querySelector('.state').textContent =
+        idle > STALE_MS ? 'stale: nothing for ' + Math.round(idle / 1000) + ' s' : 'live';
       if (idle > REMOVE_MS) {
         p.plot.destroy();
         p.card.remove();
@@ -317,7 +324,7 @@
   });
   window.addEventListener('resize', () => {
     for (const p of state.phones.values())
-      p.plot.setSize({ width: Math.max(320, p.card.clientWidth - 24), height: 220 });
+      p.plot.setSize({ width: chartWidth(p.card), height: chartHeight() });
   });
 
   async function start() {
@@ -327,8 +334,13 @@
     state.transport = cfg.transport || 'sse';
     const params = new URLSearchParams(location.search);
     state.stream = params.get('stream') || cfg.chart_query || 'accelerometer';
+    // source_http speaks plain HTTP whatever served this page (location.hostname keeps the
+    // brackets of an IPv6 address).
     $('push-url').textContent = cfg.ingest_url ||
-      (location.protocol + '//' + location.hostname + ':' + (cfg.ingest_port || 8000) + (cfg.ingest_path || '/phone-producer/'));
+      ('http://' + location.hostname + ':' + (cfg.ingest_port || 8000) + (cfg.ingest_path || '/phone-producer/'));
+    // A phone cannot reach "localhost": say so rather than suggest a URL that cannot work.
+    $('push-url-local').hidden = Boolean(cfg.ingest_url) ||
+      !/^(localhost|127\.|\[?::1\]?$)/.test(location.hostname);
     $('transport').textContent = 'transport: ' + (state.transport === 'websocket' ? 'WebSocket' : 'Server-Sent Events');
     updateHint();
     await refreshStreams();
