@@ -29,6 +29,7 @@ typedef struct pump_thread {
   pump_conn *all;             /* loop thread only, once adopted */
   pthread_mutex_t adopt_lock;
   pump_conn *adopt; /* started connections not yet on the loop's list */
+  int closed;       /* under adopt_lock: pump_stop took the last adopt list */
   char *batch;
   int64_t next_tick;
 } pump_thread;
@@ -104,12 +105,23 @@ pump_conn *pump_conn_new(pump *p, int fd, pump_wire wire, const pump_conn_ops *o
 void pump_conn_set_client(pump_conn *pc, hub_client *client) { pc->client = client; }
 int pump_conn_fd(const pump_conn *pc) { return pc->fd; }
 
+static void pump_finish(pump_conn *pc, int clean);
+
 void pump_conn_start(pump_conn *pc) {
   pump_thread *th = pc->th;
   pthread_mutex_lock(&th->adopt_lock);
-  pc->next = th->adopt;
-  th->adopt = pc;
+  int closed = th->closed;
+  if (!closed) {
+    pc->next = th->adopt;
+    th->adopt = pc;
+  }
   pthread_mutex_unlock(&th->adopt_lock);
+  if (closed) {
+    /* An upgrade that raced with shutdown: no loop will ever serve it, so end it here
+     * rather than leave a connection nobody writes to or frees. */
+    pump_finish(pc, 0);
+    return;
+  }
   struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLRDHUP, .data.ptr = pc};
   epoll_ctl(th->epfd, EPOLL_CTL_ADD, pc->fd, &ev);
   pump_conn_wake(pc);
@@ -356,9 +368,14 @@ void pump_stop(pump *p) {
     pthread_join(th->thread, NULL);
     th->started = 0;
   }
-  /* Threads are gone: finish what is left from here. */
+  /* Threads are gone: finish what is left from here. Closing under adopt_lock first means
+   * a connection started from now on ends itself (pump_conn_start), and one started before
+   * is on the adopt list taken just after. */
   for (unsigned i = 0; i < p->nthreads; i++) {
     pump_thread *th = &p->threads[i];
+    pthread_mutex_lock(&th->adopt_lock);
+    th->closed = 1;
+    pthread_mutex_unlock(&th->adopt_lock);
     pump_adopt(th);
     while (th->all) pump_finish(th->all, 0);
     pump_conn *list = atomic_exchange(&th->ready, NULL);
