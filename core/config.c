@@ -61,8 +61,8 @@ const sd_config_key cfg_daemon_keys[] = {
     {.name = "admin_listen",
      .type = SD_CFG_STRING,
      .default_value = "127.0.0.1:9180",
-     .description = "HOST:PORT of the admin HTTP server (/metrics, /healthz); off disables "
-                    "it"},
+     .description = "HOST:PORT of the admin HTTP server (/metrics, /healthz, /stages); off "
+                    "disables it"},
     {.name = "grace",
      .type = SD_CFG_DURATION,
      .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,

@@ -14,7 +14,7 @@ export TEST_OUT=$PWD/tests/out/$BUILD
 mkdir -p "$TEST_OUT"
 only=${1:-}
 VG=(valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite
-  --errors-for-leak-kinds=definite --keep-debuginfo=yes --suppressions="$PWD/tests/valgrind.supp")
+  --errors-for-leak-kinds=definite --keep-debuginfo=yes)
 if [ -n "${VALGRIND:-}" ]; then
   # {log} becomes one log file per sensord run (lib.sh, helpers.mjs); a test fails when
   # that log is not empty. Open descriptors at exit are not what this run checks.

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
 
 #define QL_DEFAULT_STREAM                                                                    \
   "CREATE STREAM smartphone_sensor_stream (name VARCHAR, time BIGINT, values_x DOUBLE, "      \
@@ -80,7 +81,7 @@ struct ql_stage {
   api_server *api;
   sd_timer *timer;
   ql_stats last_stats;
-  sd_metric *m_records_in, *m_deser_errors, *m_emit_failed, *m_bad_records;
+  sd_metric *m_records_in, *m_deser_errors, *m_emit_failed, *m_bad_records, *m_emit_waits;
 };
 
 /* ---- helpers shared by validate and init ------------------------------------------- */
@@ -226,6 +227,23 @@ static void named_on_end(void *ctx, const char *reason) {
   q->ended = 1;
 }
 
+/* Rows of a named query were derived from records upstream has already acknowledged
+ * (source_http answered 200), so a full downstream must not lose them: wait for room.
+ * Blocking this stage's thread is the backpressure — its own input queue fills and
+ * source_http answers 503 to the next pushes. emit returns SD_ERR (not BUSY) once shutdown
+ * gives up on the consumer, which ends the wait. */
+static sd_result emit_waiting(ql_stage *st, sd_batch *b) {
+  long pause_ns = 50000;
+  for (;;) {
+    sd_result r = st->host->emit(st->stage, b, NULL, NULL);
+    if (r != SD_BUSY) return r;
+    st->host->metric_add(st->m_emit_waits, 1);
+    struct timespec ts = {.tv_sec = 0, .tv_nsec = pause_ns};
+    nanosleep(&ts, NULL);
+    if (pause_ns < 5000000) pause_ns *= 2;
+  }
+}
+
 /* Emits every pending batch. 0 when all were taken downstream. */
 static int flush_named(ql_stage *st) {
   int failed = 0;
@@ -238,7 +256,7 @@ static int flush_named(ql_stage *st) {
     if (!b) continue;
     size_t rows = st->host->batch_count(b);
     st->host->batch_set_schema(b, q->schema);
-    sd_result r = st->host->emit(st->stage, b, NULL, NULL);
+    sd_result r = emit_waiting(st, b);
     if (r == SD_OK) {
       st->host->metric_add(q->rows_out, (double)rows);
     } else {
@@ -296,7 +314,11 @@ static sd_result ql_init(const sd_host_api *host, sd_stage *stage, void **state)
                                      "(read as NULL, as ksqlDB does)",
                                      NULL);
   st->m_emit_failed = host->counter(stage, "query_rows_dropped_total",
-                                    "rows of named queries downstream did not take", NULL);
+                                    "rows of named queries downstream refused for good "
+                                    "(shutdown, errors)",
+                                    NULL);
+  st->m_emit_waits = host->counter(stage, "query_emit_waits_total",
+                                   "pauses waiting for room downstream (backpressure)", NULL);
   st->m_bad_records = host->counter(stage, "query_unreadable_records_total",
                                     "input records the core could not hand over", NULL);
 

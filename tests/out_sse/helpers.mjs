@@ -94,7 +94,12 @@ export async function startSensord({ plugin = 'out_sse', keys = {}, name = plugi
   const base = `http://127.0.0.1:${out}`;
   for (let i = 0; ; i++) {
     if (exited) throw new Error(`sensord exited ${JSON.stringify(exited)}: ${fs.readFileSync(logPath, 'utf8')}`);
-    try { if ((await httpGet(base + '/healthz')).status === 200) break; } catch { /* not yet */ }
+    // The output's own /healthz can answer before source_http listens; the admin one is
+    // 200 only once every stage runs.
+    try {
+      if ((await httpGet(base + '/healthz')).status === 200 &&
+          (await httpGet(`http://127.0.0.1:${admin}/healthz`)).status === 200) break;
+    } catch { /* not yet */ }
     if (i > 200 * TIME_SCALE) {
       child.kill('SIGKILL');
       throw new Error(`sensord did not answer /healthz within ${10 * TIME_SCALE}s`);
