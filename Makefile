@@ -42,7 +42,7 @@ PLUGINS := $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/plugin.mk))))
 
 PLUGIN_SOS := $(PLUGINS:%=$(BUILD)/plugins/%.so)
 
-.PHONY: all run test check check-asan check-tsan valgrind install format fuzz bench clean deps deps-test assets
+.PHONY: all run test check check-asan check-tsan valgrind valgrind-all install format fuzz bench clean deps deps-test assets
 all: $(BUILD)/sensord $(PLUGIN_SOS) assets
 
 deps:
@@ -114,21 +114,30 @@ valgrind: deps-test
 	@$(MAKE) --no-print-directory test-build
 	@BUILD=$(BUILD) VALGRIND=1 tests/run.sh unit
 
+# Every test with sensord itself under valgrind (slow: waits scale by SD_TIME_SCALE).
+valgrind-all: deps-test
+	@$(MAKE) --no-print-directory test-build
+	@BUILD=$(BUILD) VALGRIND=1 tests/run.sh
+
 run: deps
 	@$(MAKE) --no-print-directory all
 	$(BUILD)/sensord -c etc/pipeline.ini
 
 # ---- install -----------------------------------------------------------------------
+# Configuration goes to /etc when installing into /usr (FHS), else under the prefix.
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
 install: all
 	install -d $(DESTDIR)$(PREFIX)/bin $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/include/sensord \
-	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(PREFIX)/etc/sensord
+	  $(DESTDIR)$(PREFIX)/lib/pkgconfig $(DESTDIR)$(SYSCONFDIR)/sensord
 	install -m 755 $(BUILD)/sensord $(DESTDIR)$(PREFIX)/bin/sensord
 	install -m 644 $(PLUGIN_SOS) $(DESTDIR)$(LIBDIR)/
 	if [ -d $(BUILD)/plugins/assets ]; then cp -r $(BUILD)/plugins/assets $(DESTDIR)$(LIBDIR)/; fi
 	install -m 644 include/sensord/plugin.h $(DESTDIR)$(PREFIX)/include/sensord/plugin.h
 	sed -e 's|@PREFIX@|$(PREFIX)|g' -e 's|@VERSION@|$(VERSION)|g' -e 's|@ABI_MAJOR@|$(ABI_MAJOR)|g' \
 	  sensord.pc.in > $(DESTDIR)$(PREFIX)/lib/pkgconfig/sensord.pc
-	sed -e 's|^plugin_dir *=.*|plugin_dir = $(LIBDIR)|' etc/pipeline.ini > $(DESTDIR)$(PREFIX)/etc/sensord/pipeline.ini
+	install -m 644 etc/*.ini $(DESTDIR)$(SYSCONFDIR)/sensord/
+	sed -e 's|/usr/local/bin/|$(PREFIX)/bin/|g' -e 's|/usr/local/etc/|$(SYSCONFDIR)/|g' \
+	  etc/sensord.service > $(DESTDIR)$(SYSCONFDIR)/sensord/sensord.service
 
 # ---- tools -------------------------------------------------------------------------
 FORMAT_SRCS = $(shell git ls-files '*.c' '*.h' 2>/dev/null)

@@ -58,6 +58,7 @@ static int check_or_run(const char *config, const char *plugin_dir, int check_on
   if (pl) pipeline_validate(pl, errs);
   int code;
   if (sd_errors_count(errs) > 0) {
+    sd_errors_sort_by_line(errs);
     sd_errors_print(errs, stderr);
     if (!check_only)
       LOG_ERROR("%s: %zu configuration error%s: not starting", config, sd_errors_count(errs),

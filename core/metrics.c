@@ -210,7 +210,7 @@ static void put_number(text *t, double v) {
   if (isnan(v)) put(t, "NaN");
   else if (isinf(v)) put(t, v > 0 ? "+Inf" : "-Inf");
   else if (v == floor(v) && fabs(v) < 1e15) put(t, "%.0f", v);
-  else put(t, "%.17g", v);
+  else put(t, "%s", util_shortest_double(v, (char[32]){0}, 32));
 }
 
 static void put_help(text *t, const char *help) {

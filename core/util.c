@@ -64,3 +64,13 @@ void util_grow(void **items, size_t *cap, size_t need, size_t item_size) {
   *items = xrealloc(*items, next * item_size);
   *cap = next;
 }
+
+/* The shortest %g text that reads back as exactly v (15, 16 or 17 significant digits), so
+ * 0.00025 prints as "0.00025", not "0.00025000000000000001". */
+const char *util_shortest_double(double v, char *buf, size_t size) {
+  for (int precision = 15; precision <= 17; precision++) {
+    snprintf(buf, size, "%.*g", precision, v);
+    if (strtod(buf, NULL) == v) break;
+  }
+  return buf;
+}

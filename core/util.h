@@ -19,4 +19,7 @@ char *xasprintf(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Grows *items (of item_size) so it can hold at least need elements. */
 void util_grow(void **items, size_t *cap, size_t need, size_t item_size);
 
+/* Shortest decimal text of v that parses back exactly; returns buf. */
+const char *util_shortest_double(double v, char *buf, size_t size);
+
 #endif

@@ -65,6 +65,17 @@ wait_http() {
   fail "nothing answered at $url within ${limit}s"
 }
 
+# wait_status URL CODE [seconds]: until the URL answers with that HTTP status (e.g. an
+# admin /healthz saying 200 once every stage started, not the 503 of "starting").
+wait_status() {
+  local url=$1 want=$2 limit=$((${3:-10} * SD_TIME_SCALE)) i code=
+  for ((i = 0; i < limit * 20; i++)); do
+    code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 1 "$url") && [ "$code" = "$want" ] && return 0
+    sleep 0.05
+  done
+  fail "$url did not answer $want within ${limit}s (last: ${code:-nothing})"
+}
+
 # sd_start NAME INI_FILE: starts sensord in the background; its log is $T_DIR/NAME.log.
 # Sets SD_PID. The INI should set admin_listen so readiness can be awaited with wait_http.
 # Under SENSORD_WRAP the wrapper's log is $T_DIR/NAME.PID.vg.

@@ -21,7 +21,7 @@ inputs = gen
 latency = 1s
 INI
 sd_start admin "$T_DIR/p.ini"
-wait_http "$A/healthz"
+wait_status "$A/healthz" 200
 assert_eq '200 {"status":"ok"}' "$(curl -s -w ' %{http_code}' "$A/healthz" | awk '{print $2, $1}')" "healthz running"
 sleep 0.3
 

@@ -34,6 +34,23 @@ plugin = sink_null' 'p.ini:3: stage "gen": input "out" is a sink (sink_null), wh
 p.ini:3: stage "gen" (source_gen): a source takes no inputs: remove inputs
 p.ini:5: stage "out" (sink_null): a sink stage needs inputs: add inputs = STAGE[, STAGE…]'
 
+# Errors come in file order whatever found them (keys, graph, validate), and the extra
+# lines of a multi-line SQL error are indented under their file:line.
+check '[engine]
+plugin = query_local
+inputs = nope
+listen = off
+query.x = SELEC 1
+
+[out]
+plugin = sink_null
+inputs = engine
+on_full = blok' "p.ini:3: stage \"engine\": input \"nope\" names no stage (stages: engine, out)
+p.ini:5: stage \"engine\" (query_local): key \"query.x\": line 1:1: Syntax Error
+    Unknown statement 'SELEC'
+    Did you mean 'SELECT'?
+p.ini:10: stage \"out\" (sink_null): key \"on_full\": \"blok\" is not one of block, reject, drop"
+
 # One stage's bad keys do not hide another stage's validate() errors: one run, all errors.
 check '[gen]
 plugin = source_gen
