@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "../source_http/lan_url.h"
 #include "outs.h"
 #include "web.h"
 
@@ -198,7 +199,11 @@ static void outs_mhd_log(void *cls, const char *fmt, va_list ap) {
   while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
   for (char *p = line; *p; p++)
     if (*p == '"') *p = '\'';
-  s->host->log(s->stage, SD_LOG_WARN, "http: %s", line);
+  /* Follows a content reader ending with an error, which ours do only after logging why
+   * themselves (out of memory, a stream cut short): at warn it would only mislead. */
+  sd_log_level level = strstr(line, "application error generating response") ? SD_LOG_DEBUG
+                                                                              : SD_LOG_WARN;
+  s->host->log(s->stage, level, "http: %s", line);
 }
 
 static void metric_delta(const sd_host_api *host, sd_metric *m, uint64_t now, uint64_t *last) {
@@ -284,10 +289,18 @@ sd_result outs_start(void *state) {
   if (interval > 250000000) interval = 250000000;
   if (interval < 5000000) interval = 5000000;
   s->timer = s->host->timer_start(s->stage, interval, 1, outs_tick);
+  /* The URL to open in a browser: with a wildcard bind, on this host's LAN address.
+   * "(port N)" only for an ephemeral port, which the configuration does not show. */
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-  s->host->log(s->stage, SD_LOG_INFO,
-               "serving %s streams and the dashboard on %s (port %u)",
-               s->transport->name, s->listen, info ? (unsigned)info->port : 0u);
+  unsigned port = info ? (unsigned)info->port : 0u;
+  int ephemeral = addr.ss_family == AF_INET6
+                      ? ((const struct sockaddr_in6 *)&addr)->sin6_port == 0
+                      : ((const struct sockaddr_in *)&addr)->sin_port == 0;
+  char host[64], port_note[24] = "";
+  lan_url_host((const struct sockaddr *)&addr, host, sizeof host);
+  if (ephemeral) snprintf(port_note, sizeof port_note, " (port %u)", port);
+  s->host->log(s->stage, SD_LOG_INFO, "dashboard at http://%s:%u/ (%s streams, listening on %s%s)",
+               host, port, s->transport->name, s->listen, port_note);
   return SD_OK;
 }
 

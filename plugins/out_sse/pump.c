@@ -104,6 +104,7 @@ pump_conn *pump_conn_new(pump *p, int fd, pump_wire wire, const pump_conn_ops *o
 
 void pump_conn_set_client(pump_conn *pc, hub_client *client) { pc->client = client; }
 int pump_conn_fd(const pump_conn *pc) { return pc->fd; }
+int pump_conn_mid_write(const pump_conn *pc) { return pc->pending != NULL; }
 
 static void pump_finish(pump_conn *pc, int clean);
 

@@ -48,6 +48,9 @@ void pump_conn_start(pump_conn *pc);
 /* Services it soon (e.g. the transport queued a control frame). Any thread. */
 void pump_conn_wake(pump_conn *pc);
 int pump_conn_fd(const pump_conn *pc);
+/* 1 while part of a write is still waiting for the socket (ending now cuts a chunk short).
+ * Meaningful inside ops->finish. */
+int pump_conn_mid_write(const pump_conn *pc);
 
 extern const hub_transport_ops pump_hub_ops;
 

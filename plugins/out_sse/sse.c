@@ -23,7 +23,7 @@ typedef struct sse_stream {
   struct MHD_Connection *conn;
   hub_client *client;
   int phase; /* 0 first chunk through libmicrohttpd, 1 handed over, 2 over */
-  int clean; /* phase 2: end with the last chunk (1) or close abruptly (0) */
+  int cut_short; /* phase 2: a chunk was cut short, so the reply can only be aborted */
 } sse_stream;
 
 static void sse_park(hub_client *client, void *tctx) {
@@ -57,11 +57,18 @@ static int sse_input(pump_conn *pc, void *user) {
   }
 }
 
-/* Back to libmicrohttpd, which asks the reader once more and ends the reply. */
+/* Back to libmicrohttpd, which asks the reader once more and ends the reply. A stream that
+ * did not end cleanly (the client left, or the server is draining) still ends with the last
+ * chunk when the framing is whole: for the browser that is a normal end of stream. Only a
+ * chunk cut short (a client that stopped reading) leaves no valid way to end the reply. */
 static void sse_finish(pump_conn *pc, void *user, int clean) {
   sse_stream *st = user;
   st->phase = 2;
-  st->clean = clean;
+  st->cut_short = !clean && pump_conn_mid_write(pc);
+  if (st->cut_short)
+    st->s->host->log(st->s->stage, SD_LOG_INFO,
+                     "stream closed mid-event: the client stopped reading (or the server is "
+                     "stopping)");
   MHD_resume_connection(st->conn);
 }
 
@@ -73,7 +80,7 @@ static const pump_conn_ops sse_pump_ops = {
 static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
   sse_stream *st = cls;
   if (st->phase == 2)
-    return st->clean ? MHD_CONTENT_READER_END_OF_STREAM : MHD_CONTENT_READER_END_WITH_ERROR;
+    return st->cut_short ? MHD_CONTENT_READER_END_WITH_ERROR : MHD_CONTENT_READER_END_OF_STREAM;
   if (st->phase == 0) {
     /* The hub's first message (retry hint) goes out with the headers. */
     size_t n = 0;

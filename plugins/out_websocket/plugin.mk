@@ -1,7 +1,9 @@
 # out_websocket: the same routes as out_sse over WebSocket. The hub, routing and stage glue
-# are compiled from plugins/out_sse/; only ws.c is its own. The dashboard is out_sse's.
+# are compiled from plugins/out_sse/ (and the LAN-address helper from plugins/source_http/);
+# only ws.c is its own. The dashboard is out_sse's.
 out_websocket_SRCS := plugins/out_sse/hub.c plugins/out_sse/rowjson.c plugins/out_sse/outs.c \
-  plugins/out_sse/web.c plugins/out_sse/pump.c plugins/out_websocket/ws.c
+  plugins/out_sse/web.c plugins/out_sse/pump.c plugins/source_http/lan_url.c \
+  plugins/out_websocket/ws.c
 out_websocket_LIBS := -lmicrohttpd -ljansson -lwslay -lnettle -lpthread -lm
 
 # It serves out_sse's dashboard: copy those files (and the vendored uPlot) beside it.

@@ -2,6 +2,7 @@
  * parsed with jansson, statements checked the way ksqlDB checks them, and every answer
  * (static JSON, ksqlDB error objects, or a push-query stream) described as an api_reply. */
 #include "api_server.h"
+#include "sql_ast.h"
 
 #include <ctype.h>
 #include <stdio.h>
@@ -110,6 +111,16 @@ static int count_statements(const char *sql, char *first_word, size_t cap) {
   return count;
 }
 
+/* 1 when sql parses (whatever the statement is); 0 with err filled in when it does not (a
+ * typo in the first keyword must read as a syntax error, not as "not a query"). */
+static int statement_parses(const char *sql, ql_error *err) {
+  ql_arena arena;
+  ql_arena_init(&arena);
+  int ok = ql_parse(&arena, sql, err) != NULL;
+  ql_arena_free(&arena);
+  return ok;
+}
+
 /* "latest" / "earliest" from the properties object; -1 when the value is not allowed. */
 static int offset_reset(json_t *props, const char **bad) {
   if (!json_is_object(props)) return 0;
@@ -168,10 +179,13 @@ static void route_push(api_server *srv, const api_request *req, api_reply *r, in
     return;
   }
   if (strcmp(word, "SELECT") != 0) {
-    reply_error(r, 40001,
-                strcmp(word, "PRINT") == 0 ? "PRINT is not supported by sensord's query_local"
-                                           : "Neither a query nor a print statement",
-                sql, 1);
+    ql_error err = {0};
+    const char *msg = "Neither a query nor a print statement";
+    if (strcmp(word, "PRINT") == 0)
+      msg = "PRINT is not supported by sensord's query_local";
+    else if (!statement_parses(sql, &err) && err.code)
+      msg = err.message; /* the parser's own, as /ksql gives it: "Did you mean 'SELECT'?" */
+    reply_error(r, 40001, msg, sql, 1);
     json_decref(body);
     return;
   }

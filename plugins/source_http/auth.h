@@ -5,7 +5,8 @@
 
 #include <stddef.h>
 
-/* 1 when header (may be NULL) is exactly "Bearer <token>" or exactly "<token>" (Sensor
+/* 1 when header (may be NULL) is exactly "Bearer <token>" ("Bearer" in any case, the
+ * token byte for byte) or exactly "<token>" (Sensor
  * Logger sends its "Auth Header" field verbatim, and users type either form). Both forms
  * are always compared, byte by byte over the whole header, so timing tells nothing about
  * the token's content. */

@@ -5,10 +5,12 @@
 #include "body.h"
 #include "headers.h"
 #include "ingest_fast.h"
+#include "lan_url.h"
 #include "source_http.h"
 
 #include <jansson.h>
 #include <microhttpd.h>
+#include <netdb.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -30,6 +32,7 @@ struct hs_request {
   hs_route route;
   hs_phase phase;
   int64_t start_ns;
+  char *path; /* the request's path, for the rejection log line */
   atomic_int refs; /* the connection, plus the ack callback while one is pending */
   body_buf body;
   const char *cors_origin;
@@ -67,6 +70,7 @@ static void hs_request_unref(hs_request *r) {
   if (atomic_fetch_sub(&r->refs, 1) != 1) return;
   body_free(&r->body);
   free(r->reply);
+  free(r->path);
   free(r);
 }
 
@@ -99,6 +103,30 @@ static enum MHD_Result hs_send(hs_request *r, int status, char *body, size_t len
   return rc;
 }
 
+/* The client's numeric address, or "?" when libmicrohttpd cannot tell. */
+static void hs_peer(struct MHD_Connection *conn, char *out, size_t out_len) {
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(conn, MHD_CONNECTION_INFO_CLIENT_ADDRESS);
+  const struct sockaddr *sa = ci ? ci->client_addr : NULL;
+  socklen_t len = sa && sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6)
+                                                  : sizeof(struct sockaddr_in);
+  if (!sa || getnameinfo(sa, len, out, (socklen_t)out_len, NULL, 0, NI_NUMERICHOST))
+    snprintf(out, out_len, "?");
+}
+
+/* Every refusal is a warning naming the client: a phone set up with the wrong token, path
+ * or format is otherwise invisible to its user. The core rate-limits a flood of them. */
+static void hs_log_rejection(hs_request *r, int status, const char *error,
+                             const char *detail) {
+  hs_state *s = r->s;
+  sd_log_level level = status >= 500 && status != 503 ? SD_LOG_ERROR : SD_LOG_WARN;
+  if (!s->host->log_enabled(s->stage, level)) return;
+  char peer[NI_MAXHOST];
+  hs_peer(r->conn, peer, sizeof peer);
+  s->host->log(s->stage, level, "rejected push peer=%s path=%s status=%d error=%s detail=\"%s\"",
+               peer, r->path ? r->path : "?", status, error, detail);
+}
+
 /* An error answer: JSON {"error","detail"} with its status, or (error_format =
  * sensorlogger) 499 with a line of text the app shows to the user. */
 static enum MHD_Result hs_error(hs_request *r, int status, const char *error,
@@ -117,8 +145,7 @@ static enum MHD_Result hs_error(hs_request *r, int status, const char *error,
     h1 = MHD_HTTP_HEADER_ALLOW;
     v1 = "POST, OPTIONS";
   }
-  if (s->host->log_enabled(s->stage, SD_LOG_DEBUG))
-    s->host->log(s->stage, SD_LOG_DEBUG, "answer %d %s: %s", status, error, detail);
+  hs_log_rejection(r, status, error, detail);
   if (s->sensorlogger_errors) {
     char *text = NULL;
     int n = asprintf(&text, "sensord: %s (%d %s)\n", detail, status, error);
@@ -340,8 +367,7 @@ static void hs_refuse_later(hs_request *r, int status, const char *error,
 
 static enum MHD_Result hs_close(hs_request *r, int status, const char *why) {
   hs_state *s = r->s;
-  s->host->log(s->stage, SD_LOG_INFO, "closing connection without an answer (%d): %s",
-               status, why);
+  hs_log_rejection(r, status, "closed_without_answer", why);
   r->phase = PH_DONE;
   r->answered_status = status;
   hs_count_status(s, status);
@@ -510,6 +536,7 @@ static enum MHD_Result hs_handle(void *cls, struct MHD_Connection *conn, const c
     r->s = s;
     r->conn = conn;
     r->start_ns = s->host->now_mono_ns();
+    r->path = strdup(url); /* NULL (out of memory) only loses it from log lines */
     atomic_init(&r->refs, 1);
     *con_cls = r;
     return hs_begin(s, r, url, method);
@@ -545,6 +572,54 @@ static void hs_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   hs_request_unref(r);
 }
 
+/* 1 when path i is an earlier path give or take a trailing slash (the default pair
+ * "/phone-producer/, /phone-producer"): one URL is enough for a person. */
+static int hs_listed_before(const hs_state *s, size_t i) {
+  size_t n = strlen(s->paths[i]);
+  if (n > 1 && s->paths[i][n - 1] == '/') n--;
+  for (size_t j = 0; j < i; j++) {
+    size_t m = strlen(s->paths[j]);
+    if (m > 1 && s->paths[j][m - 1] == '/') m--;
+    if (m == n && !strncmp(s->paths[i], s->paths[j], n)) return 1;
+  }
+  return 0;
+}
+
+/* The start-up line gives the URLs to type into the app: with a wildcard bind, on this
+ * host's LAN address. "(port N)" only for an ephemeral port, where the URL's port was not
+ * in the configuration. */
+static void hs_log_listening(hs_state *s) {
+  const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  unsigned port = info ? (unsigned)info->port : 0u;
+  const struct sockaddr *sa = (const struct sockaddr *)&s->addr;
+  int ephemeral = sa->sa_family == AF_INET6
+                      ? ((const struct sockaddr_in6 *)sa)->sin6_port == 0
+                      : ((const struct sockaddr_in *)sa)->sin_port == 0;
+  char host[64], port_note[24] = "";
+  lan_url_host(sa, host, sizeof host);
+  if (ephemeral) snprintf(port_note, sizeof port_note, " (port %u)", port);
+  char *urls = NULL;
+  size_t urls_len = 0;
+  FILE *f = open_memstream(&urls, &urls_len);
+  if (f) {
+    size_t shown = 0;
+    for (size_t i = 0; i < s->path_count; i++) {
+      if (hs_listed_before(s, i)) continue;
+      fprintf(f, "%shttp://%s:%u%s", shown++ ? ", " : "phones push to ", host, port, s->paths[i]);
+    }
+    if (s->records_path)
+      fprintf(f, "%srecords to http://%s:%u%s", shown ? "; " : "", host, port, s->records_path);
+    if (fclose(f) != 0) {
+      free(urls);
+      urls = NULL;
+    }
+  }
+  s->host->log(s->stage, SD_LOG_INFO, "%s (listening on %s%s, ack=%s, auth=%s)",
+               urls ? urls : "out of memory for the URLs", s->listen, port_note,
+               s->ack_delivered ? "delivered" : "accepted", s->token ? "on" : "off");
+  free(urls);
+}
+
 int hs_server_start(hs_state *s) {
   /* Turbo (with epoll): optimistic non-blocking reads and fewer syscalls per request,
    * about +20 % requests/s on one-reading pushes (docs/BENCHMARKS.md). */
@@ -566,12 +641,7 @@ int hs_server_start(hs_state *s) {
                                          "permitted?)", s->listen);
     return -1;
   }
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-  s->host->log(s->stage, SD_LOG_INFO,
-               "listening on %s (port %u), %zu push path(s)%s%s, ack=%s, auth=%s", s->listen,
-               info ? (unsigned)info->port : 0u, s->path_count,
-               s->records_path ? ", records at " : "", s->records_path ? s->records_path : "",
-               s->ack_delivered ? "delivered" : "accepted", s->token ? "on" : "off");
+  hs_log_listening(s);
   return 0;
 }
 

@@ -16,6 +16,11 @@ describe(`out_sse (${FULL_PIPELINE ? 'source_http → query_local → out_sse' :
   before(async () => { h = await startSensord({ keys: { heartbeat: '300ms', replay: 50, client_queue: 100 } }); });
   after(async () => { const r = await h.stop(); assert.equal(r.code, 0, 'clean exit on SIGTERM\n' + h.log()); });
 
+  test('start-up line: the dashboard URL and the bound address, no "(port N)"', () => {
+    const port = new URL(h.base).port;
+    assert.match(h.log(), new RegExp(` stage=out plugin=out_sse msg="dashboard at ${h.base}/ \\(sse streams, listening on 127\\.0\\.0\\.1:${port}\\)"`));
+  });
+
   test('chart-data: new_message events with the original array, increasing ids', async () => {
     const s = sse(h.base + '/chart-data/any-client-id');
     await waitFor(() => s.status);
@@ -161,6 +166,33 @@ describe('out_sse options', () => {
     }
   });
 
+  test('closing streams (browser leaves, server drains) logs no warning', async () => {
+    const h = await startSensord({ name: 'out_sse_quiet_close', keys: { heartbeat: '200ms' } });
+    let stopped = false;
+    try {
+      const streams = [0, 1, 2, 3].map(() => sse(`${h.base}/events/${h.accel}`));
+      assert.ok(await waitFor(async () => (await h.health()).clients === 4), 'four clients connected');
+      assert.equal(await postBody(h, accelPayload('quiet', 20)), 200);
+      assert.ok(await waitFor(() => streams.every((s) => s.events.length >= 20)), 'rows reached every stream');
+      // Two leave once they are handed over to the stream writer (after a heartbeat).
+      assert.ok(await waitFor(() => streams[0].comments.length >= 1 && streams[1].comments.length >= 1));
+      streams[0].close();
+      streams[1].close();
+      assert.ok(await waitFor(async () => (await h.health()).clients === 2), 'left clients freed');
+      await sleep(300);
+      const warnLeave = h.log().split('\n').filter((l) => / level=(warn|error) /.test(l));
+      assert.deepEqual(warnLeave, [], 'no warning when a client leaves');
+      // The other two are still open at shutdown: draining ends them without a warning too.
+      assert.equal((await h.stop()).code, 0);
+      stopped = true;
+      const warnDrain = h.log().split('\n').filter((l) => / level=(warn|error) /.test(l));
+      assert.deepEqual(warnDrain, [], 'no warning when draining ends open streams');
+      assert.ok(await waitFor(() => streams[2].ended && streams[3].ended), 'open streams ended at shutdown');
+    } finally {
+      if (!stopped) await h.stop();
+    }
+  });
+
   for (const overflow of ['disconnect', 'skip']) {
     test(`slow client isolation (overflow=${overflow})`, async () => {
       const h = await startSensord({ name: `out_sse_slow_${overflow}`, keys: { client_queue: 1000, replay: 1000, overflow, heartbeat: '200ms' } });
@@ -192,6 +224,9 @@ describe('out_sse options', () => {
         if (stalled) stalled.kill();
         assert.equal((await h.stop()).code, 0);
       }
+      // Cutting the stalled stream short is logged by out_sse itself, not as a library warning.
+      const warn = h.log().split('\n').filter((l) => / level=warn .*msg="http: /.test(l));
+      assert.deepEqual(warn, [], 'no libmicrohttpd warning for a cut-short stream');
     });
   }
 });

@@ -28,6 +28,11 @@ describe('out_websocket', () => {
   });
   after(async () => { const r = await h.stop(); assert.equal(r.code, 0, h.log()); });
 
+  test('start-up line: the dashboard URL and the bound address, no "(port N)"', () => {
+    const port = new URL(h.base).port;
+    assert.match(h.log(), new RegExp(` stage=out plugin=out_websocket msg="dashboard at ${h.base}/ \\(websocket streams, listening on 127\\.0\\.0\\.1:${port}\\)"`));
+  });
+
   test('chart-data and events: JSON text frames with increasing ids', async () => {
     const chart = open(wsBase + '/chart-data/42');
     const events = open(`${wsBase}/events/${h.accel}?format=object&device=ws-b`);

@@ -68,8 +68,16 @@ assert_contains "$out" 'NO_SUCH_STREAM' "unknown stream names it"
 out=$(qs_err '{"sql":"SELECT nope FROM smartphone_sensor_stream EMIT CHANGES;"}')
 assert_contains "$out" '"error_code":40001' "unknown column"
 assert_contains "$out" 'NOPE' "unknown column names it"
-out=$(qs_err '{"sql":"SLECT * FROM smartphone_sensor_stream EMIT CHANGES;"}')
-assert_contains "$out" '"error_code":40001' "syntax error"
+assert_eq "$(err_expect 400 '{"@type":"statement_error","error_code":40001,"message":"Neither a query nor a print statement","statementText":"CREATE STREAM t3 (a INT) WITH (KAFKA_TOPIC='"'t3'"', VALUE_FORMAT='"'JSON'"');","entities":[]}')" \
+  "$(qs_err '{"sql":"CREATE STREAM t3 (a INT) WITH (KAFKA_TOPIC='"'t3'"', VALUE_FORMAT='"'JSON'"');"}')" "CREATE STREAM is not a query"
+# a typo gets the parser's message, the same as on /ksql
+slect='SLECT * FROM smartphone_sensor_stream EMIT CHANGES;'
+assert_eq "$(err_expect 400 '{"@type":"statement_error","error_code":40001,"message":"line 1:1: Syntax Error\nUnknown statement '"'SLECT'"'\nDid you mean '"'SELECT'"'?","statementText":"'"$slect"'","entities":[]}')" \
+  "$(qs_err '{"sql":"'"$slect"'"}')" "syntax error on /query-stream"
+out=$(api -X POST --data-binary '{"ksql":"'"$slect"'"}' "http://127.0.0.1:$QP/query")
+assert_contains "$out" '"error_code":40001,"message":"line 1:1: Syntax Error\nUnknown statement '"'SLECT'"'\nDid you mean '"'SELECT'"'?"' "syntax error on /query"
+out=$(ksql "$slect")
+assert_contains "$out" '"message":"line 1:1: Syntax Error\nUnknown statement '"'SLECT'"'\nDid you mean '"'SELECT'"'?"' "same syntax error on /ksql"
 out=$(qs_err '{"properties":{}}')
 assert_eq "$(err_expect 400 '{"@type":"generic_error","error_code":40000,"message":"Invalid JSON in request: Missing required field \"sql\""}')" "$out" "missing sql"
 out=$(qs_err '{"sql": ')

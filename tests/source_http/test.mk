@@ -1,5 +1,5 @@
 # source_http unit tests: body parsers (jansson, and the simdjson fast path against it),
-# body buffer (gzip, limits), header rules.
+# body buffer (gzip, limits), header rules and the LAN address of the start-up line.
 UNIT_TESTS += test_source_http_ingest test_source_http_fast test_source_http_body \
   test_source_http_rules
 test_source_http_ingest_SRCS := tests/source_http/test_ingest.c tests/source_http/recorder.c \
@@ -12,5 +12,5 @@ test_source_http_fast_LIBS := -ljansson -lsimdjson -lstdc++
 test_source_http_body_SRCS := tests/source_http/test_body.c plugins/source_http/body.c
 test_source_http_body_LIBS := -lz
 test_source_http_rules_SRCS := tests/source_http/test_rules.c plugins/source_http/auth.c \
-  plugins/source_http/headers.c
+  plugins/source_http/headers.c plugins/source_http/lan_url.c
 test_source_http_rules_LIBS :=

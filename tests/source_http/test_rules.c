@@ -1,10 +1,13 @@
 /* Unit tests of source_http's header rules: the Authorization check (bare token and
- * "Bearer <token>", nothing else), media types per path, CORS origins and listen syntax. */
+ * "Bearer <token>" with the scheme in any case, nothing else), media types per path, CORS
+ * origins, listen syntax and the LAN address printed for a wildcard bind. */
 #include "../../plugins/source_http/auth.h"
 #include "../../plugins/source_http/headers.h"
+#include "../../plugins/source_http/lan_url.h"
 
 #include <arpa/inet.h>
 #include <check.h>
+#include <net/if.h>
 #include <netinet/in.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,7 +22,13 @@ START_TEST(auth_accepts_both_forms_only) {
   ck_assert_int_eq(auth_header_ok("Bearer ", t, n), 0);
   ck_assert_int_eq(auth_header_ok("Bearer s3cret-toke", t, n), 0);
   ck_assert_int_eq(auth_header_ok("Bearer s3cret-tokenX", t, n), 0);
-  ck_assert_int_eq(auth_header_ok("bearer s3cret-token", t, n), 0);
+  /* the scheme name is case-insensitive, the token is not */
+  ck_assert_int_eq(auth_header_ok("bearer s3cret-token", t, n), 1);
+  ck_assert_int_eq(auth_header_ok("BEARER s3cret-token", t, n), 1);
+  ck_assert_int_eq(auth_header_ok("bEaReR s3cret-token", t, n), 1);
+  ck_assert_int_eq(auth_header_ok("bearer S3CRET-TOKEN", t, n), 0);
+  ck_assert_int_eq(auth_header_ok("bearer\ts3cret-token", t, n), 0);
+  ck_assert_int_eq(auth_header_ok("Bearers3cret-token", t, n), 0);
   ck_assert_int_eq(auth_header_ok("Bearer  s3cret-token", t, n), 0);
   ck_assert_int_eq(auth_header_ok("Basic s3cret-token", t, n), 0);
   ck_assert_int_eq(auth_header_ok("s3cret-tokens3cret-token", t, n), 0);
@@ -82,6 +91,54 @@ START_TEST(listen_syntax) {
 }
 END_TEST
 
+static struct sockaddr_in v4(const char *text) {
+  struct sockaddr_in a = {.sin_family = AF_INET};
+  inet_pton(AF_INET, text, &a.sin_addr);
+  return a;
+}
+
+START_TEST(lan_address_for_wildcard_binds) {
+  /* loopback (by flag and by address), down, IPv6 and address-less entries are skipped */
+  struct sockaddr_in lo = v4("127.0.0.1"), lo2 = v4("127.0.1.1"), down = v4("10.9.9.9"),
+                     lan = v4("192.168.1.23"), later = v4("10.0.0.7");
+  struct sockaddr_in6 six = {.sin6_family = AF_INET6};
+  struct ifaddrs e6 = {.ifa_name = "eth2", .ifa_flags = IFF_UP, .ifa_addr = (void *)&later};
+  struct ifaddrs e5 = {.ifa_next = &e6, .ifa_name = "eth1", .ifa_flags = IFF_UP, .ifa_addr = (void *)&lan};
+  struct ifaddrs e4 = {.ifa_next = &e5, .ifa_name = "eth1", .ifa_flags = IFF_UP, .ifa_addr = (void *)&six};
+  struct ifaddrs e3 = {.ifa_next = &e4, .ifa_name = "eth0", .ifa_flags = 0, .ifa_addr = (void *)&down};
+  struct ifaddrs e2 = {.ifa_next = &e3, .ifa_name = "tun0", .ifa_flags = IFF_UP, .ifa_addr = NULL};
+  struct ifaddrs e1 = {.ifa_next = &e2, .ifa_name = "dummy", .ifa_flags = IFF_UP, .ifa_addr = (void *)&lo2};
+  struct ifaddrs e0 = {.ifa_next = &e1, .ifa_name = "lo", .ifa_flags = IFF_UP | IFF_LOOPBACK, .ifa_addr = (void *)&lo};
+  char out[64];
+  ck_assert_int_eq(lan_pick_ipv4(&e0, out, sizeof out), 0);
+  ck_assert_str_eq(out, "192.168.1.23");
+  ck_assert_int_eq(lan_pick_ipv4(&e0, out, 4), -1); /* does not fit */
+  ck_assert_int_eq(lan_pick_ipv4(&e3, out, sizeof out), 0);
+  ck_assert_str_eq(out, "192.168.1.23");
+  e5.ifa_next = NULL;
+  e5.ifa_flags = IFF_UP | IFF_LOOPBACK;
+  ck_assert_int_eq(lan_pick_ipv4(&e0, out, sizeof out), -1);
+  ck_assert_int_eq(lan_pick_ipv4(NULL, out, sizeof out), -1);
+
+  /* a bound address is printed as is; a wildcard one never as 0.0.0.0 / :: */
+  struct sockaddr_in local = v4("127.0.0.1"), any = v4("0.0.0.0");
+  lan_url_host((struct sockaddr *)&local, out, sizeof out);
+  ck_assert_str_eq(out, "127.0.0.1");
+  ck_assert_int_eq(lan_is_wildcard((struct sockaddr *)&local), 0);
+  ck_assert_int_eq(lan_is_wildcard((struct sockaddr *)&any), 1);
+  lan_url_host((struct sockaddr *)&any, out, sizeof out);
+  ck_assert_str_ne(out, "0.0.0.0");
+  ck_assert(strcmp(out, "localhost") == 0 || strncmp(out, "127.", 4) != 0);
+  struct sockaddr_in6 one6 = {.sin6_family = AF_INET6};
+  one6.sin6_addr.s6_addr[15] = 1;
+  lan_url_host((struct sockaddr *)&one6, out, sizeof out);
+  ck_assert_str_eq(out, "[::1]");
+  ck_assert_int_eq(lan_is_wildcard((struct sockaddr *)&six), 1);
+  lan_url_host((struct sockaddr *)&six, out, sizeof out);
+  ck_assert_str_ne(out, "[::]");
+}
+END_TEST
+
 static Suite *rules_suite(void) {
   Suite *s = suite_create("source_http_rules");
   TCase *tc = tcase_create("rules");
@@ -90,6 +147,7 @@ static Suite *rules_suite(void) {
   tcase_add_test(tc, records_media_types);
   tcase_add_test(tc, cors_origins);
   tcase_add_test(tc, listen_syntax);
+  tcase_add_test(tc, lan_address_for_wildcard_binds);
   suite_add_tcase(s, tc);
   return s;
 }
