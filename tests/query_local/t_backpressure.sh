@@ -54,11 +54,12 @@ note "$accepted pushes accepted, $busy answered 503"
 
 metric() { curl -s "http://127.0.0.1:$AP/metrics" | awk -v m="$1" '$1 ~ "^"m"(\\{|$)" {s += $2} END {print s + 0}'; }
 want=$((accepted * 100))
-for ((i = 0; i < 400; i++)); do
-  [ "$(metric 'sensord_records_in_total\{stage="out"')" -ge "$want" ] 2>/dev/null && break
+out_rows() { curl -s "http://127.0.0.1:$AP/metrics" | awk '/^sensord_records_in_total\{stage="out"/ {print $2}'; }
+for ((i = 0; i < 400 * SD_TIME_SCALE; i++)); do
+  [ "$(out_rows)" -ge "$want" ] 2>/dev/null && break
   sleep 0.05
 done
-got=$(curl -s "http://127.0.0.1:$AP/metrics" | awk '/^sensord_records_in_total\{stage="out"/ {print $2}')
+got=$(out_rows)
 assert_eq "$want" "$got" "rows at the output (100 per accepted push)"
 assert_eq 0 "$(metric sensord_query_rows_dropped_total)" "rows dropped by query_local"
 [ "$(metric sensord_query_emit_waits_total)" -gt 0 ] || fail "query_local never waited for room"
