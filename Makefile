@@ -11,6 +11,15 @@ SAN     ?=
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
 ABI_MAJOR := $(shell sed -n 's/^\#define SD_ABI_MAJOR \([0-9]*\)/\1/p' include/sensord/plugin.h)
 
+# Quiet build lines ("CC core/flow.c"); V=1 shows the full commands.
+ifeq ($(V),1)
+Q :=
+say = @true
+else
+Q := @
+say = @printf '  %-6s %s\n'
+endif
+
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wno-unused-parameter
 CFLAGS   ?= -O2 -g
 LIBDIR    = $(PREFIX)/lib/sensord/abi-$(ABI_MAJOR)
@@ -52,25 +61,30 @@ deps-test:
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(say) CC $<
+	$(Q)$(CC) $(CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/pobj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CFLAGS) $(PLUGIN_CFLAGS) $($(word 2,$(subst /, ,$*))_CFLAGS) -MMD -MP -c $< -o $@
+	$(say) CC $<
+	$(Q)$(CC) $(CFLAGS) $(PLUGIN_CFLAGS) $($(word 2,$(subst /, ,$*))_CFLAGS) -MMD -MP -c $< -o $@
 
 $(BUILD)/libsensordcore.a: $(CORE_OBJS)
 	@mkdir -p $(dir $@)
-	ar rcs $@ $^
+	$(say) AR $@
+	$(Q)ar rcs $@ $^
 
 $(BUILD)/sensord: $(BUILD)/obj/core/main.o $(BUILD)/libsensordcore.a
-	$(CC) $(LDFLAGS) -o $@ $^ $(CORE_LIBS)
+	$(say) LD $@
+	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CORE_LIBS)
 
 # One shared object per plugin folder; <name>_SRCS/<name>_LIBS come from its plugin.mk.
 define PLUGIN_RULE
 $(1)_SRCS ?= $$(wildcard plugins/$(1)/*.c)
 $(BUILD)/plugins/$(1).so: $$($(1)_SRCS:%.c=$(BUILD)/pobj/%.o)
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) $$(PLUGIN_LDFLAGS) -o $$@ $$^ $$($(1)_LIBS)
+	$$(say) LD $$@
+	$$(Q)$$(CC) $$(LDFLAGS) $$(PLUGIN_LDFLAGS) -o $$@ $$^ $$($(1)_LIBS)
 endef
 $(foreach p,$(PLUGINS),$(eval $(call PLUGIN_RULE,$(p))))
 
@@ -88,7 +102,8 @@ UNIT_TESTS :=
 define UNIT_RULE
 $(BUILD)/tests/$(1): $$($(1)_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/libsensordcore.a
 	@mkdir -p $$(dir $$@)
-	$$(CC) $$(LDFLAGS) -o $$@ $$^ $$($(1)_LIBS) $(CORE_LIBS) $$(shell pkg-config --libs check)
+	$$(say) LD $$@
+	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$($(1)_LIBS) $(CORE_LIBS) $$(shell pkg-config --libs check)
 endef
 $(foreach t,$(UNIT_TESTS),$(eval $(call UNIT_RULE,$(t))))
 
