@@ -699,16 +699,7 @@ static void park_locked(hub_client *c) {
   c->ops->park(c, c->tctx);
 }
 
-int hub_next_message(hub_client *c) {
-  hub_topic *t = c->topic;
-  pthread_mutex_lock(&t->lock);
-  int r = prepare_locked(c);
-  if (r == 0) park_locked(c);
-  pthread_mutex_unlock(&t->lock);
-  return r;
-}
-
-hub_fill_result hub_fill(hub_client *c, char *buf, size_t cap, size_t *n, int one_message) {
+hub_fill_result hub_fill(hub_client *c, char *buf, size_t cap, size_t *n) {
   hub_topic *t = c->topic;
   size_t total = 0;
   hub_fill_result result = HUB_MORE;
@@ -741,16 +732,8 @@ hub_fill_result hub_fill(hub_client *c, char *buf, size_t cap, size_t *n, int on
           c->sent_any = 1;
         }
         frame_clear(c);
-        if (one_message) {
-          result = HUB_BOUNDARY;
-          break;
-        }
       }
       continue;
-    }
-    if (one_message) {
-      result = HUB_BOUNDARY;
-      break;
     }
     int r = prepare_locked(c);
     if (r == 1) continue;

@@ -95,14 +95,13 @@ void hub_unsubscribe(hub_client *c);
 
 typedef enum hub_fill_result {
   HUB_MORE = 0,     /* wrote *n > 0 bytes; more may follow */
-  HUB_BOUNDARY = 1, /* one_message: the message is complete (*n may be 0) */
   HUB_IDLE = 2,     /* nothing to send: the client was parked (ops->park) */
   HUB_END = 3       /* the stream is over (after a final overflow event): close it */
 } hub_fill_result;
 
-/* Copies the client's next bytes into buf. With one_message, stops at the end of the
- * current message and never starts a new one (call hub_next_message first). */
-hub_fill_result hub_fill(hub_client *c, char *buf, size_t cap, size_t *n, int one_message);
+/* Copies the client's next bytes into buf (the reader form, used for a stream's first
+ * chunk; hub_fill_batch is the writer threads' form). */
+hub_fill_result hub_fill(hub_client *c, char *buf, size_t cap, size_t *n);
 /* The writer-thread form: copies every whole message the client has pending (each preceded
  * by its WebSocket frame header when the client's wire is HUB_WIRE_WS; SSE bytes may stop
  * mid-message when buf is full) and, when nothing is left, parks the client in the same
@@ -114,8 +113,6 @@ hub_fill_result hub_fill_batch(hub_client *c, char *buf, size_t cap, size_t *n);
 /* Hands the client to another transport (same lock as every ops call, so after it returns
  * the old tctx is never called again). NULL ops detach it: nothing is called any more. */
 void hub_client_set_transport(hub_client *c, const hub_transport_ops *ops, void *tctx);
-/* Sets up the client's next message. 1 ready, 0 parked (nothing to send), -1 ended. */
-int hub_next_message(hub_client *c);
 /* Applies a resume request made after subscribing (WebSocket first message). */
 void hub_client_resume(hub_client *c, uint64_t last_id);
 

@@ -84,7 +84,7 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
   if (st->phase == 0) {
     /* The hub's first message (retry hint) goes out with the headers. */
     size_t n = 0;
-    if (hub_fill(st->client, buf, max, &n, 0) == HUB_END && n == 0)
+    if (hub_fill(st->client, buf, max, &n) == HUB_END && n == 0)
       return MHD_CONTENT_READER_END_OF_STREAM;
     st->phase = 1;
     return (ssize_t)n;
