@@ -203,7 +203,8 @@ int ql_like(const char *s, size_t slen, const char *pat, size_t plen) {
 
 /* ---- Arithmetic ---------------------------------------------------------------------------- */
 static void arith(const ql_expr *e, const sd_value *a, const sd_value *b, sd_value *out) {
-  if (a->type == SD_NULL || b->type == SD_NULL) {
+  int divides = e->op == QL_E_DIV || e->op == QL_E_MOD;
+  if (a->type == SD_NULL || b->type == SD_NULL || (divides && as_double(b) == 0)) {
     *out = null_value;
     return;
   }
@@ -213,44 +214,21 @@ static void arith(const ql_expr *e, const sd_value *a, const sd_value *b, sd_val
     case QL_E_ADD: r = x + y; break;
     case QL_E_SUB: r = x - y; break;
     case QL_E_MUL: r = x * y; break;
-    case QL_E_DIV:
-      if (y == 0) {
-        *out = null_value;
-        return;
-      }
-      r = x / y;
-      break;
-    default:
-      if (y == 0) {
-        *out = null_value;
-        return;
-      }
-      r = fmod(x, y);
-      break;
+    case QL_E_DIV: r = x / y; break;
+    default: r = fmod(x, y); break;
     }
     set_double(out, r);
     return;
   }
+  /* Unsigned so overflow wraps as Java's long does instead of being undefined. */
   uint64_t x = (uint64_t)a->as.i, y = (uint64_t)b->as.i, r;
   int64_t sx = a->as.i, sy = b->as.i;
   switch (e->op) {
   case QL_E_ADD: r = x + y; break;
   case QL_E_SUB: r = x - y; break;
   case QL_E_MUL: r = x * y; break;
-  case QL_E_DIV:
-    if (sy == 0) {
-      *out = null_value;
-      return;
-    }
-    r = (sy == -1) ? 0 - x : (uint64_t)(sx / sy);
-    break;
-  default:
-    if (sy == 0) {
-      *out = null_value;
-      return;
-    }
-    r = (sy == -1) ? 0 : (uint64_t)(sx % sy);
-    break;
+  case QL_E_DIV: r = (sy == -1) ? 0 - x : (uint64_t)(sx / sy); break;
+  default: r = (sy == -1) ? 0 : (uint64_t)(sx % sy); break;
   }
   if (e->type == QL_T_INTEGER) set_int(out, (int32_t)(uint32_t)r);
   else set_int(out, (int64_t)r);
@@ -283,6 +261,13 @@ static int cmp_op(ql_op op, const sd_value *a, const sd_value *b) {
   }
 }
 
+/* strtod/strtoll need a terminated copy of the string value (cut to the buffer). */
+static void text_to_cstr(const sd_value *v, char *buf, size_t size) {
+  size_t n = v->as.s.len < size - 1 ? v->as.s.len : size - 1;
+  memcpy(buf, v->as.s.ptr, n);
+  buf[n] = 0;
+}
+
 static void cast_value(const ql_expr *e, const sd_value *v, ql_eval_ctx *c, sd_value *out) {
   ql_type from = e->args[0]->type, to = e->cast_to;
   if (v->type == SD_NULL) {
@@ -305,9 +290,7 @@ static void cast_value(const ql_expr *e, const sd_value *v, ql_eval_ctx *c, sd_v
   case QL_T_DOUBLE:
     if (v->type == SD_STRING) {
       char buf[64];
-      size_t n = v->as.s.len < 63 ? v->as.s.len : 63;
-      memcpy(buf, v->as.s.ptr, n);
-      buf[n] = 0;
+      text_to_cstr(v, buf, sizeof buf);
       char *end;
       double d = strtod(buf, &end);
       if (end == buf || *end) *out = null_value;
@@ -320,9 +303,7 @@ static void cast_value(const ql_expr *e, const sd_value *v, ql_eval_ctx *c, sd_v
     int64_t r;
     if (v->type == SD_STRING) {
       char buf[64];
-      size_t n = v->as.s.len < 63 ? v->as.s.len : 63;
-      memcpy(buf, v->as.s.ptr, n);
-      buf[n] = 0;
+      text_to_cstr(v, buf, sizeof buf);
       char *end;
       errno = 0;
       long long ll = strtoll(buf, &end, 10);

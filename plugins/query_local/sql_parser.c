@@ -149,13 +149,27 @@ static char *parse_identifier(parser *p, const char *shown) {
   return NULL;
 }
 
+/* Marks the parse failed for memory, so ql_parse does not report it as a syntax error. */
+static void *out_of_memory(parser *p) {
+  p->failed = 1;
+  ql_set_error(p->err, 50000, "out of memory");
+  return NULL;
+}
+
+/* Makes room for element n of an arena array that doubles as it fills. */
+static void *room_for(parser *p, void *arr, size_t n, size_t *cap, size_t elem) {
+  if (n < *cap) return arr;
+  size_t grown = *cap ? *cap * 2 : 8;
+  void *na = ql_arena_alloc(p->a, grown * elem);
+  if (!na) return out_of_memory(p);
+  if (n) memcpy(na, arr, n * elem);
+  *cap = grown;
+  return na;
+}
+
 static ql_expr *new_expr(parser *p, ql_op op, ql_token *at) {
   ql_expr *e = ql_arena_alloc(p->a, sizeof *e);
-  if (!e) {
-    ql_set_error(p->err, 50000, "out of memory");
-    p->failed = 1;
-    return NULL;
-  }
+  if (!e) return out_of_memory(p);
   e->op = op;
   e->line = at->line;
   e->col = at->col;
@@ -164,11 +178,7 @@ static ql_expr *new_expr(parser *p, ql_op op, ql_token *at) {
 
 static int add_arg(parser *p, ql_expr *e, ql_expr *arg) {
   ql_expr **na = ql_arena_alloc(p->a, (e->nargs + 1) * sizeof *na);
-  if (!na) {
-    p->failed = 1;
-    ql_set_error(p->err, 50000, "out of memory");
-    return 0;
-  }
+  if (!na) return out_of_memory(p) != NULL;
   if (e->nargs) memcpy(na, e->args, e->nargs * sizeof *na);
   na[e->nargs++] = arg;
   e->args = na;
@@ -359,6 +369,13 @@ static ql_expr *parse_primary(parser *p) {
   return e;
 }
 
+/* Every recursive expression path counts depth here; hostile input cannot blow the stack. */
+static int enter_nested(parser *p, ql_token *at) {
+  if (++p->nest <= 200) return 1;
+  fail_msg(p, at, "Expression nested too deeply");
+  return 0;
+}
+
 static ql_expr *parse_unary(parser *p) {
   ql_token *t = cur(p);
   if (is_op(t, "-") || is_op(t, "+")) {
@@ -371,10 +388,7 @@ static ql_expr *parse_unary(parser *p) {
       set_text(p, e, from);
       return e;
     }
-    if (++p->nest > 200) {
-      fail_msg(p, t, "Expression nested too deeply");
-      return NULL;
-    }
+    if (!enter_nested(p, t)) return NULL;
     ql_expr *inner = parse_unary(p);
     p->nest--;
     if (!inner || is_op(t, "+")) return inner;
@@ -386,44 +400,61 @@ static ql_expr *parse_unary(parser *p) {
   return parse_primary(p);
 }
 
-static ql_expr *binary(parser *p, ql_op op, ql_token *at, ql_expr *l, ql_expr *r, size_t from) {
-  ql_expr *e = new_expr(p, op, at);
-  if (!e || !add_arg(p, e, l) || !add_arg(p, e, r)) return NULL;
+/* An infix node is reported at its left operand, and its text spans from there. */
+static ql_expr *infix_done(parser *p, ql_expr *e, const ql_expr *l, size_t from) {
   e->line = l->line;
   e->col = l->col;
   set_text(p, e, from);
   return e;
 }
 
-static ql_expr *parse_mul(parser *p) {
+static ql_expr *binary(parser *p, ql_op op, ql_token *at, ql_expr *l, ql_expr *r, size_t from) {
+  ql_expr *e = new_expr(p, op, at);
+  if (!e || !add_arg(p, e, l) || !add_arg(p, e, r)) return NULL;
+  return infix_done(p, e, l, from);
+}
+
+/* One left-associative binary precedence level: operands from the next tighter level,
+ * joined by any of this level's operators (symbols, or keywords such as AND). */
+typedef struct {
+  const char *text;
+  int keyword;
+  ql_op op;
+} binary_op;
+
+typedef struct {
+  ql_expr *(*operand)(parser *p);
+  binary_op ops[3];
+} binary_level;
+
+static const binary_op *level_match(const binary_level *lv, ql_token *t) {
+  for (size_t k = 0; k < sizeof lv->ops / sizeof lv->ops[0] && lv->ops[k].text; k++)
+    if (lv->ops[k].keyword ? is_kw(t, lv->ops[k].text) : is_op(t, lv->ops[k].text))
+      return &lv->ops[k];
+  return NULL;
+}
+
+static ql_expr *parse_level(parser *p, const binary_level *lv) {
   size_t from = p->i;
-  ql_expr *l = parse_unary(p);
+  ql_expr *l = lv->operand(p);
   while (l) {
     ql_token *t = cur(p);
-    ql_op op = is_op(t, "*") ? QL_E_MUL : is_op(t, "/") ? QL_E_DIV : is_op(t, "%") ? QL_E_MOD : QL_E_LIT;
-    if (op == QL_E_LIT) break;
+    const binary_op *o = level_match(lv, t);
+    if (!o) break;
     p->i++;
-    ql_expr *r = parse_unary(p);
+    ql_expr *r = lv->operand(p);
     if (!r) return NULL;
-    l = binary(p, op, t, l, r, from);
+    l = binary(p, o->op, t, l, r, from);
   }
   return l;
 }
 
-static ql_expr *parse_add(parser *p) {
-  size_t from = p->i;
-  ql_expr *l = parse_mul(p);
-  while (l) {
-    ql_token *t = cur(p);
-    ql_op op = is_op(t, "+") ? QL_E_ADD : is_op(t, "-") ? QL_E_SUB : QL_E_LIT;
-    if (op == QL_E_LIT) break;
-    p->i++;
-    ql_expr *r = parse_mul(p);
-    if (!r) return NULL;
-    l = binary(p, op, t, l, r, from);
-  }
-  return l;
-}
+static const binary_level mul_level = {
+    parse_unary, {{"*", 0, QL_E_MUL}, {"/", 0, QL_E_DIV}, {"%", 0, QL_E_MOD}}};
+static ql_expr *parse_mul(parser *p) { return parse_level(p, &mul_level); }
+
+static const binary_level add_level = {parse_mul, {{"+", 0, QL_E_ADD}, {"-", 0, QL_E_SUB}}};
+static ql_expr *parse_add(parser *p) { return parse_level(p, &add_level); }
 
 static ql_expr *parse_predicate(parser *p) {
   size_t from = p->i;
@@ -448,10 +479,7 @@ static ql_expr *parse_predicate(parser *p) {
     if (!e) return NULL;
     e->negated = accept_kw(p, "NOT", "'NOT'");
     if (!expect_kw(p, "NULL", "'NULL'") || !add_arg(p, e, l)) return NULL;
-    e->line = l->line;
-    e->col = l->col;
-    set_text(p, e, from);
-    return e;
+    return infix_done(p, e, l, from);
   }
   int negated = 0;
   if (is_kw(t, "NOT") && (is_kw(&p->t[p->i + 1], "IN") || is_kw(&p->t[p->i + 1], "LIKE") ||
@@ -472,10 +500,7 @@ static ql_expr *parse_predicate(parser *p) {
     if (!expect_op(p, ")", "')'")) return NULL;
     p->depth--;
     e->negated = negated;
-    e->line = l->line;
-    e->col = l->col;
-    set_text(p, e, from);
-    return e;
+    return infix_done(p, e, l, from);
   }
   if (is_kw(t, "BETWEEN")) {
     p->i++;
@@ -485,10 +510,7 @@ static ql_expr *parse_predicate(parser *p) {
     ql_expr *hi = parse_add(p);
     if (!hi || !add_arg(p, e, l) || !add_arg(p, e, lo) || !add_arg(p, e, hi)) return NULL;
     e->negated = negated;
-    e->line = l->line;
-    e->col = l->col;
-    set_text(p, e, from);
-    return e;
+    return infix_done(p, e, l, from);
   }
   if (is_kw(t, "LIKE")) {
     p->i++;
@@ -510,10 +532,7 @@ static ql_expr *parse_not(parser *p) {
   if (is_kw(t, "NOT")) {
     size_t from = p->i;
     p->i++;
-    if (++p->nest > 200) {
-      fail_msg(p, t, "Expression nested too deeply");
-      return NULL;
-    }
+    if (!enter_nested(p, t)) return NULL;
     ql_expr *inner = parse_not(p);
     p->nest--;
     ql_expr *e = inner ? new_expr(p, QL_E_NOT, t) : NULL;
@@ -524,35 +543,16 @@ static ql_expr *parse_not(parser *p) {
   return parse_predicate(p);
 }
 
-static ql_expr *parse_and(parser *p) {
-  size_t from = p->i;
-  ql_expr *l = parse_not(p);
-  while (l && is_kw(cur(p), "AND")) {
-    ql_token *t = cur(p);
-    p->i++;
-    ql_expr *r = parse_not(p);
-    if (!r) return NULL;
-    l = binary(p, QL_E_AND, t, l, r, from);
-  }
-  return l;
-}
+static const binary_level and_level = {parse_not, {{"AND", 1, QL_E_AND}}};
+static ql_expr *parse_and(parser *p) { return parse_level(p, &and_level); }
+
+static const binary_level or_level = {parse_and, {{"OR", 1, QL_E_OR}}};
 
 static ql_expr *parse_expr(parser *p) {
-  if (++p->nest > 200) {
-    fail_msg(p, cur(p), "Expression nested too deeply");
-    return NULL;
-  }
-  size_t from = p->i;
-  ql_expr *l = parse_and(p);
-  while (l && is_kw(cur(p), "OR")) {
-    ql_token *t = cur(p);
-    p->i++;
-    ql_expr *r = parse_and(p);
-    if (!r) return NULL;
-    l = binary(p, QL_E_OR, t, l, r, from);
-  }
+  if (!enter_nested(p, cur(p))) return NULL;
+  ql_expr *e = parse_level(p, &or_level);
   p->nest--;
-  return l;
+  return e;
 }
 
 /* "5 SECONDS" -> ms */
@@ -627,31 +627,30 @@ static int parse_window(parser *p, ql_stmt *s) {
   return 1;
 }
 
+/* An optional alias: `AS name`, or a bare name that is not a reserved word. */
+static int parse_alias(parser *p, char **out) {
+  if (accept_kw(p, "AS", "'AS'")) return (*out = parse_identifier(p, "an identifier")) != NULL;
+  ql_token *t = cur(p);
+  if (t->kind == QL_TK_QIDENT || (t->kind == QL_TK_IDENT && !is_reserved(t->value))) {
+    *out = t->value;
+    p->i++;
+  }
+  return 1;
+}
+
 static int parse_select(parser *p, ql_stmt *s) {
   s->kind = QL_S_SELECT;
   s->limit = -1;
   size_t cap = 0;
   do {
-    if (s->nitems == cap) {
-      cap = cap ? cap * 2 : 8;
-      ql_select_item *ni = ql_arena_alloc(p->a, cap * sizeof *ni);
-      if (!ni) return 0;
-      if (s->nitems) memcpy(ni, s->items, s->nitems * sizeof *ni);
-      s->items = ni;
-    }
+    if (!(s->items = room_for(p, s->items, s->nitems, &cap, sizeof *s->items))) return 0;
     ql_select_item *it = &s->items[s->nitems];
     if (is_op(cur(p), "*")) {
       p->i++;
       it->star = 1;
     } else {
       if (!(it->expr = parse_expr(p))) return 0;
-      if (accept_kw(p, "AS", "'AS'")) {
-        if (!(it->alias = parse_identifier(p, "an identifier"))) return 0;
-      } else if (cur(p)->kind == QL_TK_QIDENT ||
-                 (cur(p)->kind == QL_TK_IDENT && !is_reserved(cur(p)->value))) {
-        it->alias = cur(p)->value;
-        p->i++;
-      }
+      if (!parse_alias(p, &it->alias)) return 0;
     }
     s->nitems++;
   } while (accept_op(p, ",", "','"));
@@ -659,13 +658,7 @@ static int parse_select(parser *p, ql_stmt *s) {
   s->from_line = cur(p)->line;
   s->from_col = cur(p)->col;
   if (!(s->from = parse_identifier(p, "an identifier"))) return 0;
-  if (accept_kw(p, "AS", "'AS'")) {
-    if (!(s->name = parse_identifier(p, "an identifier"))) return 0;
-  } else if (cur(p)->kind == QL_TK_QIDENT ||
-             (cur(p)->kind == QL_TK_IDENT && !is_reserved(cur(p)->value))) {
-    s->name = cur(p)->value; /* source alias */
-    p->i++;
-  }
+  if (!parse_alias(p, &s->name)) return 0; /* source alias */
   if (is_kw(cur(p), "JOIN") || is_kw(cur(p), "INNER") || is_kw(cur(p), "LEFT")) {
     fail_msg(p, cur(p), "Joins are not supported by sensord's query engine");
     return 0;
@@ -676,13 +669,8 @@ static int parse_select(parser *p, ql_stmt *s) {
     if (!expect_kw(p, "BY", "'BY'")) return 0;
     size_t gcap = 0;
     do {
-      if (s->ngroup == gcap) {
-        gcap = gcap ? gcap * 2 : 4;
-        ql_expr **ng = ql_arena_alloc(p->a, gcap * sizeof *ng);
-        if (!ng) return 0;
-        if (s->ngroup) memcpy(ng, s->group_by, s->ngroup * sizeof *ng);
-        s->group_by = ng;
-      }
+      if (!(s->group_by = room_for(p, s->group_by, s->ngroup, &gcap, sizeof *s->group_by)))
+        return 0;
       if (!(s->group_by[s->ngroup++] = parse_expr(p))) return 0;
     } while (accept_op(p, ",", "','"));
   }
@@ -783,13 +771,7 @@ static int parse_create(parser *p, ql_stmt *s) {
   p->depth++;
   size_t cap = 0;
   do {
-    if (s->ncols == cap) {
-      cap = cap ? cap * 2 : 8;
-      ql_column_def *nc = ql_arena_alloc(p->a, cap * sizeof *nc);
-      if (!nc) return 0;
-      if (s->ncols) memcpy(nc, s->cols, s->ncols * sizeof *nc);
-      s->cols = nc;
-    }
+    if (!(s->cols = room_for(p, s->cols, s->ncols, &cap, sizeof *s->cols))) return 0;
     ql_column_def *c = &s->cols[s->ncols];
     ql_token *at = cur(p);
     if (!(c->name = parse_identifier(p, "an identifier"))) return 0;

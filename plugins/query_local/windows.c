@@ -305,6 +305,20 @@ static int64_t floor_div(int64_t a, int64_t b) {
   return (a % b != 0 && ((a < 0) != (b < 0))) ? q - 1 : q;
 }
 
+/* A group just took a row: emit it now, or with EMIT interval queue it once for the flush. */
+static void group_changed(ql_query *q, ql_group *g) {
+  ql_aggtable *t = q->aggs;
+  if (q->emit_interval_ns <= 0) {
+    emit_group(q, g);
+    return;
+  }
+  if (g->dirty) return;
+  g->dirty = 1;
+  if (t->dirty_tail) t->dirty_tail->dnext = g;
+  else t->dirty_head = g;
+  t->dirty_tail = g;
+}
+
 void ql_agg_row(ql_query *q, ql_eval_ctx *c) {
   ql_aggtable *t = q->aggs;
   const ql_plan *pl = t->plan;
@@ -319,16 +333,7 @@ void ql_agg_row(ql_query *q, ql_eval_ctx *c) {
     if (!g) return;
     update(t, g);
     g->rowtime_ms = ts;
-    if (q->emit_interval_ns > 0) {
-      if (!g->dirty) {
-        g->dirty = 1;
-        if (t->dirty_tail) t->dirty_tail->dnext = g;
-        else t->dirty_head = g;
-        t->dirty_tail = g;
-      }
-    } else {
-      emit_group(q, g);
-    }
+    group_changed(q, g);
     return;
   }
   if (!t->has_time || ts > t->stream_time) {
@@ -351,15 +356,6 @@ void ql_agg_row(ql_query *q, ql_eval_ctx *c) {
     if (!g) continue;
     update(t, g);
     if (ts > g->rowtime_ms) g->rowtime_ms = ts;
-    if (q->emit_interval_ns > 0) {
-      if (!g->dirty) {
-        g->dirty = 1;
-        if (t->dirty_tail) t->dirty_tail->dnext = g;
-        else t->dirty_head = g;
-        t->dirty_tail = g;
-      }
-    } else {
-      emit_group(q, g);
-    }
+    group_changed(q, g);
   }
 }
