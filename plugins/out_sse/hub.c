@@ -52,6 +52,8 @@ struct hub_topic {
   size_t ncols;
   char **columns;
   char **types;
+  char **keys; /* "COLUMN": as JSON, rendered once per schema instead of once per event */
+  uint32_t *key_lens;
   int has_schema;
   int dev_col, time_col, x_col, y_col, z_col;
   int is_chart;
@@ -119,10 +121,14 @@ static void topic_free_schema(hub_topic *t) {
   for (size_t i = 0; i < t->ncols; i++) {
     free(t->columns[i]);
     free(t->types[i]);
+    free(t->keys[i]);
   }
   free(t->columns);
   free(t->types);
-  t->columns = t->types = NULL;
+  free(t->keys);
+  free(t->key_lens);
+  t->columns = t->types = t->keys = NULL;
+  t->key_lens = NULL;
   t->ncols = 0;
   t->has_schema = 0;
 }
@@ -220,29 +226,52 @@ static int col_index(hub_topic *t, const char *const *names) {
   return -1;
 }
 
+/* The JSON object key for a column: "NAME": (escaped), its length in *len. NULL on OOM. */
+static char *object_key(const char *name, uint32_t *len) {
+  rj_buf b;
+  rj_init(&b);
+  rj_string(&b, name, strlen(name));
+  rj_put(&b, ":", 1);
+  if (b.failed) {
+    rj_free(&b);
+    return NULL;
+  }
+  *len = (uint32_t)b.len;
+  return b.data;
+}
+
 int hub_topic_set_schema(hub_topic *t, size_t count, const char *const *columns,
                          const char *const *types) {
-  char **cols = calloc(count ? count : 1, sizeof *cols);
-  char **tys = calloc(count ? count : 1, sizeof *tys);
-  int failed = !cols || !tys;
+  size_t slots = count ? count : 1;
+  char **cols = calloc(slots, sizeof *cols);
+  char **tys = calloc(slots, sizeof *tys);
+  char **keys = calloc(slots, sizeof *keys);
+  uint32_t *key_lens = calloc(slots, sizeof *key_lens);
+  int failed = !cols || !tys || !keys || !key_lens;
   for (size_t i = 0; i < count && !failed; i++) {
     cols[i] = strdup(columns[i] ? columns[i] : "");
     tys[i] = strdup(types && types[i] ? types[i] : "STRING");
-    failed = !cols[i] || !tys[i];
+    keys[i] = cols[i] ? object_key(cols[i], &key_lens[i]) : NULL;
+    failed = !cols[i] || !tys[i] || !keys[i];
   }
   if (failed) {
-    for (size_t i = 0; cols && tys && i < count; i++) {
+    for (size_t i = 0; cols && tys && keys && i < count; i++) {
       free(cols[i]);
       free(tys[i]);
+      free(keys[i]);
     }
     free(cols);
     free(tys);
+    free(keys);
+    free(key_lens);
     return -1;
   }
   pthread_mutex_lock(&t->lock);
   topic_free_schema(t);
   t->columns = cols;
   t->types = tys;
+  t->keys = keys;
+  t->key_lens = key_lens;
   t->ncols = count;
   t->has_schema = 1;
   static const char *const dev[] = {"DEVICEID", "DEVICE_ID", NULL};
@@ -329,8 +358,7 @@ int hub_publish(hub_topic *t, const sd_record_view *rec) {
       rj_put(o, ",", 1);
     }
     rj_value(a, values[i]);
-    rj_string(o, t->columns[i], strlen(t->columns[i]));
-    rj_put(o, ":", 1);
+    rj_put(o, t->keys[i], t->key_lens[i]);
     rj_value(o, values[i]);
   }
   rj_put(a, "]", 1);
@@ -474,10 +502,7 @@ static int resume_cursor(hub_topic *t, uint64_t last_id, uint64_t *cursor) {
 static void apply_resume(hub_client *c, int valid, uint64_t last_id) {
   hub_topic *t = c->topic;
   c->cursor = t->next_id;
-  if (!valid || !resume_cursor(t, last_id, &c->cursor)) {
-    c->reset_pending = 1;
-    c->cursor = t->next_id;
-  }
+  if (!valid || !resume_cursor(t, last_id, &c->cursor)) c->reset_pending = 1;
 }
 
 hub_client *hub_subscribe(hub *h, hub_topic *t, const hub_sub_opts *opts,
@@ -628,18 +653,17 @@ static void frame_data(hub_client *c, hub_event *ev) {
   c->hb_pending = 0;
 }
 
-/* 1: a message is ready; 0: nothing to send; -1: the stream has ended. */
+/* Sets up the next message once the previous one is fully copied.
+ * 1: a message is ready; 0: nothing to send; -1: the stream has ended. */
 static int prepare_locked(hub_client *c) {
   hub_topic *t = c->topic;
   hub *h = t->hub;
   if (c->ended) return -1;
-  if (frame_pending(c)) return 1;
+  frame_clear(c);
   if (atomic_load(&h->closing)) {
-    frame_clear(c);
     c->ended = 1;
     return -1;
   }
-  frame_clear(c);
   if (!c->started) {
     c->started = 1;
     if (c->wire == HUB_WIRE_SSE) {
@@ -699,6 +723,47 @@ static void park_locked(hub_client *c) {
   c->ops->park(c, c->tctx);
 }
 
+/* Copies as much of the current message as fits in buf[*total, cap). 1 when the message
+ * is now fully copied (and cleared, counted as sent if it carried an event), else 0. */
+static int copy_message(hub_client *c, char *buf, size_t cap, size_t *total) {
+  hub_topic *t = c->topic;
+  uint32_t head_end = c->head_len, body_end = head_end + c->body_len;
+  uint32_t size = body_end + c->tail_len;
+  uint32_t off = c->off;
+  while (off < size && *total < cap) {
+    const char *src;
+    uint32_t avail;
+    if (off < head_end) {
+      src = c->head + off;
+      avail = head_end - off;
+    } else if (off < body_end) {
+      src = c->body + (off - head_end);
+      avail = body_end - off;
+    } else {
+      src = c->tail + (off - body_end);
+      avail = size - off;
+    }
+    size_t k = avail < cap - *total ? avail : cap - *total;
+    memcpy(buf + *total, src, k);
+    *total += k;
+    off += (uint32_t)k;
+  }
+  c->off = off;
+  if (off < size) return 0;
+  if (c->is_data) {
+    t->sent++;
+    c->sent_any = 1;
+  }
+  frame_clear(c);
+  return 1;
+}
+
+static void account_write(hub_client *c, size_t total) {
+  if (total == 0) return;
+  c->topic->bytes += total;
+  c->last_write_ns = hub_now_mono();
+}
+
 hub_fill_result hub_fill(hub_client *c, char *buf, size_t cap, size_t *n) {
   hub_topic *t = c->topic;
   size_t total = 0;
@@ -706,33 +771,7 @@ hub_fill_result hub_fill(hub_client *c, char *buf, size_t cap, size_t *n) {
   pthread_mutex_lock(&t->lock);
   while (total < cap) {
     if (frame_pending(c)) {
-      uint32_t off = c->off;
-      while (total < cap && frame_pending(c)) {
-        const char *src;
-        uint32_t avail;
-        if (off < c->head_len) {
-          src = c->head + off;
-          avail = c->head_len - off;
-        } else if (off < c->head_len + c->body_len) {
-          src = c->body + (off - c->head_len);
-          avail = c->head_len + c->body_len - off;
-        } else {
-          src = c->tail + (off - c->head_len - c->body_len);
-          avail = c->head_len + c->body_len + c->tail_len - off;
-        }
-        size_t k = avail < cap - total ? avail : cap - total;
-        memcpy(buf + total, src, k);
-        total += k;
-        off += (uint32_t)k;
-        c->off = off;
-      }
-      if (!frame_pending(c)) {
-        if (c->is_data) {
-          t->sent++;
-          c->sent_any = 1;
-        }
-        frame_clear(c);
-      }
+      copy_message(c, buf, cap, &total);
       continue;
     }
     int r = prepare_locked(c);
@@ -746,10 +785,7 @@ hub_fill_result hub_fill(hub_client *c, char *buf, size_t cap, size_t *n) {
     }
     break;
   }
-  if (total > 0) {
-    t->bytes += total;
-    c->last_write_ns = hub_now_mono();
-  }
+  account_write(c, total);
   pthread_mutex_unlock(&t->lock);
   *n = total;
   return result;
@@ -804,38 +840,10 @@ hub_fill_result hub_fill_batch(hub_client *c, char *buf, size_t cap, size_t *n) 
       memcpy(buf + total, hdr, hl);
       total += hl;
     }
-    uint32_t off = c->off;
-    while (off < size && total < cap) {
-      const char *src;
-      uint32_t avail;
-      if (off < c->head_len) {
-        src = c->head + off;
-        avail = c->head_len - off;
-      } else if (off < c->head_len + c->body_len) {
-        src = c->body + (off - c->head_len);
-        avail = c->head_len + c->body_len - off;
-      } else {
-        src = c->tail + (off - c->head_len - c->body_len);
-        avail = size - off;
-      }
-      size_t k = avail < cap - total ? avail : cap - total;
-      memcpy(buf + total, src, k);
-      total += k;
-      off += (uint32_t)k;
-    }
-    c->off = off;
-    if (off < size) break; /* buf is full */
-    if (c->is_data) {
-      t->sent++;
-      c->sent_any = 1;
-    }
-    frame_clear(c);
+    if (!copy_message(c, buf, cap, &total)) break; /* buf is full */
     if (total == cap) break;
   }
-  if (total > 0) {
-    t->bytes += total;
-    c->last_write_ns = hub_now_mono();
-  }
+  account_write(c, total);
   pthread_mutex_unlock(&t->lock);
   *n = total;
   return result;

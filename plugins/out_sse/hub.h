@@ -94,9 +94,9 @@ hub_client *hub_subscribe(hub *h, hub_topic *t, const hub_sub_opts *opts,
 void hub_unsubscribe(hub_client *c);
 
 typedef enum hub_fill_result {
-  HUB_MORE = 0,     /* wrote *n > 0 bytes; more may follow */
-  HUB_IDLE = 2,     /* nothing to send: the client was parked (ops->park) */
-  HUB_END = 3       /* the stream is over (after a final overflow event): close it */
+  HUB_MORE = 0, /* wrote *n > 0 bytes; more may follow */
+  HUB_IDLE = 1, /* nothing to send: the client was parked (ops->park) */
+  HUB_END = 2   /* the stream is over (after a final overflow event): close it */
 } hub_fill_result;
 
 /* Copies the client's next bytes into buf (the reader form, used for a stream's first

@@ -336,21 +336,29 @@ sd_result outs_process(void *state, sd_delivery *delivery) {
   }
   size_t n = h->batch_count(batch);
   char name[OUTS_TOPIC_NAME_MAX];
+  /* Rows the hub refused are in its rows_dropped (added to the metric by the tick); only
+   * the ones that never reached it are counted here, so none is counted twice. */
+  uint64_t not_offered = 0;
   for (size_t i = 0; i < n; i++) {
     sd_record_view rec;
-    if (h->batch_record(batch, i, &rec) != SD_OK) continue;
-    hub_topic *t = topic;
-    if (!schema) {
-      schemaless_topic_name(&rec, name, sizeof name);
-      t = hub_topic_get(s->hub, name, 1);
+    hub_topic *t = NULL;
+    if (h->batch_record(batch, i, &rec) == SD_OK) {
+      t = topic;
+      if (!schema) {
+        schemaless_topic_name(&rec, name, sizeof name);
+        t = hub_topic_get(s->hub, name, 1);
+      }
     }
-    if (!t || hub_publish(t, &rec) < 0) dropped++;
+    if (!t) not_offered++;
+    else if (hub_publish(t, &rec) < 0) dropped++;
   }
   hub_flush(s->hub);
+  dropped += not_offered;
   if (dropped) {
-    if (s->m.dropped) h->metric_add(s->m.dropped, (double)dropped);
+    if (s->m.dropped && not_offered) h->metric_add(s->m.dropped, (double)not_offered);
     h->log(s->stage, SD_LOG_WARN,
-           "%llu rows not published: out of memory or more than 256 streams",
+           "%llu rows not published: out of memory, an unreadable record or more than "
+           "256 streams",
            (unsigned long long)dropped);
   }
   h->complete(delivery, SD_STATUS_OK);

@@ -23,6 +23,7 @@
 #define WS_CLOSE_GOING_AWAY 1001
 #define WS_CLOSE_UNSUPPORTED 1003
 #define WS_CLOSE_POLICY 1008
+#define WS_CLOSE_INTERNAL 1011
 #define WS_CLOSE_TRY_AGAIN 1013
 
 /* Why event frames bypass wslay: wslay writes one frame per send callback and copies every
@@ -223,15 +224,16 @@ static void ws_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
   c->last_pong_ns = ws_now(c);
   c->last_ping_ns = c->last_pong_ns;
   fcntl(sock, F_SETFL, fcntl(sock, F_GETFL) | O_NONBLOCK);
-  if (extra_in_size) {
-    c->extra = malloc(extra_in_size);
-    if (c->extra) {
-      memcpy(c->extra, extra_in, extra_in_size);
-      c->extra_len = extra_in_size;
-    }
+  /* Bytes the client sent right after the request (its resume message) must not be lost:
+   * without room for them the connection is refused like any other allocation failure. */
+  c->extra = extra_in_size ? malloc(extra_in_size) : NULL;
+  if (c->extra) {
+    memcpy(c->extra, extra_in, extra_in_size);
+    c->extra_len = extra_in_size;
   }
   c->pc = pump_conn_new(s->pump, sock, PUMP_RAW, &ws_pump_ops, c);
-  if (!c->pc || wslay_event_context_server_init(&c->ctx, &ws_callbacks, c) != 0) {
+  if ((extra_in_size && !c->extra) || !c->pc ||
+      wslay_event_context_server_init(&c->ctx, &ws_callbacks, c) != 0) {
     s->host->log(s->stage, SD_LOG_ERROR, "WebSocket closed: out of memory");
     free(c->pc);
     free(c->extra);
@@ -242,7 +244,12 @@ static void ws_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
   wslay_event_config_set_max_recv_msg_length(c->ctx, 4096);
   hub_sub_error err = HUB_SUB_OK;
   c->client = hub_subscribe(s->hub, req->topic, &req->opts, &pump_hub_ops, c->pc, &err);
-  if (!c->client) ws_close_with(c, WS_CLOSE_TRY_AGAIN, "too many clients");
+  if (!c->client && err == HUB_SUB_NOMEM) {
+    s->host->log(s->stage, SD_LOG_ERROR, "WebSocket closed: out of memory");
+    ws_close_with(c, WS_CLOSE_INTERNAL, "out of memory");
+  } else if (!c->client) {
+    ws_close_with(c, WS_CLOSE_TRY_AGAIN, "too many clients");
+  }
   pump_conn_set_client(c->pc, c->client);
   pump_conn_start(c->pc); /* from here on only the pump thread touches c */
 }
@@ -261,6 +268,21 @@ static int header_has_token(const char *value, const char *token) {
   return 0;
 }
 
+/* A handshake refused before the upgrade: a JSON error (a static string) plus the header
+ * telling the client what would have worked. */
+static enum MHD_Result ws_refuse(struct MHD_Connection *conn, unsigned status, const char *json,
+                                 const char *header, const char *value, const char *cors) {
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(strlen(json), (void *)json, MHD_RESPMEM_PERSISTENT);
+  if (!resp) return MHD_NO;
+  MHD_add_response_header(resp, "Content-Type", "application/json");
+  MHD_add_response_header(resp, header, value);
+  outs_add_cors(resp, cors);
+  enum MHD_Result r = MHD_queue_response(conn, status, resp);
+  MHD_destroy_response(resp);
+  return r;
+}
+
 static enum MHD_Result ws_open(outs_state *s, struct MHD_Connection *conn, hub_topic *topic,
                                const hub_sub_opts *opts, const char *cors, void **con_cls) {
   const char *upgrade = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Upgrade");
@@ -270,29 +292,15 @@ static enum MHD_Result ws_open(outs_state *s, struct MHD_Connection *conn, hub_t
   const char *key = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Sec-WebSocket-Key");
   if (!upgrade || strcasecmp(upgrade, "websocket") != 0 || !connection ||
       !header_has_token(connection, "upgrade")) {
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        strlen("{\"error\":\"this stream is served over WebSocket\"}"),
-        (void *)"{\"error\":\"this stream is served over WebSocket\"}", MHD_RESPMEM_PERSISTENT);
-    if (!resp) return MHD_NO;
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    MHD_add_response_header(resp, "Upgrade", "websocket");
-    outs_add_cors(resp, cors);
-    enum MHD_Result r = MHD_queue_response(conn, MHD_HTTP_UPGRADE_REQUIRED, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return ws_refuse(conn, MHD_HTTP_UPGRADE_REQUIRED,
+                     "{\"error\":\"this stream is served over WebSocket\"}", "Upgrade",
+                     "websocket", cors);
   }
   if (!version || strcmp(version, "13") != 0 || !key || strlen(key) != 24) {
     if (s->m.ws_errors) s->host->metric_add(s->m.ws_errors, 1);
-    struct MHD_Response *resp = MHD_create_response_from_buffer(
-        strlen("{\"error\":\"WebSocket version 13 with a Sec-WebSocket-Key is required\"}"),
-        (void *)"{\"error\":\"WebSocket version 13 with a Sec-WebSocket-Key is required\"}",
-        MHD_RESPMEM_PERSISTENT);
-    if (!resp) return MHD_NO;
-    MHD_add_response_header(resp, "Sec-WebSocket-Version", "13");
-    MHD_add_response_header(resp, "Content-Type", "application/json");
-    enum MHD_Result r = MHD_queue_response(conn, MHD_HTTP_BAD_REQUEST, resp);
-    MHD_destroy_response(resp);
-    return r;
+    return ws_refuse(conn, MHD_HTTP_BAD_REQUEST,
+                     "{\"error\":\"WebSocket version 13 with a Sec-WebSocket-Key is required\"}",
+                     "Sec-WebSocket-Version", "13", NULL);
   }
   if (hub_client_count(s->hub) >= s->max_clients)
     return outs_reply_sub_error(s, conn, HUB_SUB_FULL, cors);
@@ -302,7 +310,12 @@ static enum MHD_Result ws_open(outs_state *s, struct MHD_Connection *conn, hub_t
   req->opts = *opts;
   req->opts.wire = HUB_WIRE_WS;
   if (opts->device) {
+    /* Without its copy the client would silently get every device's rows. */
     req->device = strdup(opts->device);
+    if (!req->device) {
+      free(req);
+      return outs_reply_sub_error(s, conn, HUB_SUB_NOMEM, cors);
+    }
     req->opts.device = req->device;
   }
   *con_cls = req;
