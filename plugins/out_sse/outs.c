@@ -6,6 +6,7 @@
 #include <sys/types.h>
 
 #include "../source_http/lan_url.h"
+#include "../source_http/listen_addr.h"
 #include "outs.h"
 #include "web.h"
 
@@ -47,53 +48,6 @@ const sd_config_key outs_config_keys[] = {
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
-int outs_parse_listen(const char *text, struct sockaddr_storage *out, const char **why) {
-  char host[256];
-  const char *port;
-  if (!text || !*text) {
-    *why = "expected address:port, e.g. 0.0.0.0:5000";
-    return -1;
-  }
-  if (text[0] == '[') {
-    const char *end = strchr(text, ']');
-    if (!end || end[1] != ':' || (size_t)(end - text - 1) >= sizeof host) {
-      *why = "expected [ipv6]:port";
-      return -1;
-    }
-    memcpy(host, text + 1, (size_t)(end - text - 1));
-    host[end - text - 1] = '\0';
-    port = end + 2;
-  } else {
-    const char *colon = strrchr(text, ':');
-    if (!colon || (size_t)(colon - text) >= sizeof host) {
-      *why = "expected address:port, e.g. 0.0.0.0:5000";
-      return -1;
-    }
-    memcpy(host, text, (size_t)(colon - text));
-    host[colon - text] = '\0';
-    port = colon + 1;
-  }
-  char *end;
-  errno = 0;
-  long p = strtol(port, &end, 10);
-  if (!*port || *end || errno || p < 0 || p > 65535) {
-    *why = "port must be a number from 0 to 65535";
-    return -1;
-  }
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                           .ai_flags = AI_PASSIVE};
-  struct addrinfo *res = NULL;
-  if (getaddrinfo(host[0] && strcmp(host, "*") != 0 ? host : NULL, port, &hints, &res) != 0 ||
-      !res) {
-    *why = "address does not resolve";
-    return -1;
-  }
-  memset(out, 0, sizeof *out);
-  memcpy(out, res->ai_addr, res->ai_addrlen);
-  freeaddrinfo(res);
-  return 0;
-}
-
 static int origin_well_formed(const char *o) {
   if (strcmp(o, "*") == 0) return 1;
   const char *rest = strncmp(o, "http://", 7) == 0    ? o + 7
@@ -105,8 +59,9 @@ static int origin_well_formed(const char *o) {
 sd_result outs_validate(const sd_host_api *host, sd_stage *stage) {
   sd_result rc = SD_OK;
   struct sockaddr_storage ss;
-  const char *why;
-  if (outs_parse_listen(host->config_string(stage, "listen"), &ss, &why) < 0)
+  socklen_t ss_len;
+  char why[160];
+  if (la_parse_listen(host->config_string(stage, "listen"), &ss, &ss_len, why, sizeof why) < 0)
     rc = host->config_error(stage, "listen", "%s", why);
   size_t n = host->config_list_count(stage, "cors_origins");
   for (size_t i = 0; i < n; i++) {
@@ -253,8 +208,9 @@ static void outs_raise_fd_limit(outs_state *s) {
 sd_result outs_start(void *state) {
   outs_state *s = state;
   struct sockaddr_storage addr;
-  const char *why;
-  if (outs_parse_listen(s->listen, &addr, &why) < 0) {
+  socklen_t addr_len;
+  char why[160];
+  if (la_parse_listen(s->listen, &addr, &addr_len, why, sizeof why) < 0) {
     s->host->log(s->stage, SD_LOG_ERROR, "listen %s: %s", s->listen, why);
     return SD_ERR;
   }

@@ -76,7 +76,4 @@ enum MHD_Result outs_reply_sub_error(outs_state *s, struct MHD_Connection *conn,
                                      hub_sub_error err, const char *cors_origin);
 void outs_add_cors(struct MHD_Response *resp, const char *cors_origin);
 
-/* Parses "host:port" / "[v6]:port" into a socket address; 0 or -1 with *why set. */
-int outs_parse_listen(const char *text, struct sockaddr_storage *out, const char **why);
-
 #endif

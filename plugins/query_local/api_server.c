@@ -1,6 +1,7 @@
 /* The REST API listener: one accept thread that peeks at each new connection's first bytes
  * and hands it to the HTTP/2 transport (connection preface) or to libmicrohttpd (anything
  * else), plus the watch thread that frees ended queries and notices vanished clients. */
+#include "../source_http/listen_addr.h"
 #include "api_server.h"
 
 #include <errno.h>
@@ -55,43 +56,24 @@ size_t api_server_push_count(api_server *srv) {
 }
 
 static int listen_on(api_server *srv, const char *spec) {
-  char host[256];
-  const char *colon = strrchr(spec, ':');
-  if (!colon || colon == spec || (size_t)(colon - spec) >= sizeof host) {
-    srv->host->log(srv->stage, SD_LOG_ERROR, "listen must be host:port, got %s",
-                   spec);
+  struct sockaddr_storage addr;
+  socklen_t addr_len;
+  char why[160];
+  if (la_parse_listen(spec, &addr, &addr_len, why, sizeof why)) {
+    srv->host->log(srv->stage, SD_LOG_ERROR, "listen %s: %s", spec, why);
     return -1;
   }
-  memcpy(host, spec, (size_t)(colon - spec));
-  host[colon - spec] = '\0';
-  char *h = host;
-  if (h[0] == '[' && h[strlen(h) - 1] == ']') {
-    h[strlen(h) - 1] = '\0';
-    h++;
-  }
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE};
-  struct addrinfo *res = NULL;
-  int rc = getaddrinfo(h, colon + 1, &hints, &res);
-  if (rc != 0) {
-    srv->host->log(srv->stage, SD_LOG_ERROR, "cannot resolve listen address %s: %s",
-                   spec, gai_strerror(rc));
-    return -1;
-  }
-  int fd = -1, err = 0;
-  for (struct addrinfo *ai = res; ai; ai = ai->ai_next) {
-    fd = socket(ai->ai_family, ai->ai_socktype | SOCK_CLOEXEC, ai->ai_protocol);
-    if (fd < 0) continue;
-    int one = 1;
-    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    if (bind(fd, ai->ai_addr, ai->ai_addrlen) == 0 && listen(fd, 1024) == 0) break;
-    err = errno;
+  int fd = socket(addr.ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  int one = 1;
+  if (fd >= 0 && (setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one) != 0 ||
+                  bind(fd, (struct sockaddr *)&addr, addr_len) != 0 || listen(fd, 1024) != 0)) {
+    int err = errno;
     close(fd);
     fd = -1;
+    errno = err;
   }
-  freeaddrinfo(res);
   if (fd < 0)
-    srv->host->log(srv->stage, SD_LOG_ERROR, "cannot listen on %s: %s",
-                   spec, strerror(err));
+    srv->host->log(srv->stage, SD_LOG_ERROR, "cannot listen on %s: %s", spec, strerror(errno));
   return fd;
 }
 

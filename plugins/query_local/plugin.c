@@ -1,6 +1,7 @@
 /* query_local as a pipeline stage: its config table, `sensord -t` validation of every SQL
  * statement, feeding each record to the engine, and publishing the rows of the named
  * queries (query.<name>) downstream as one schema-tagged batch per query per input batch. */
+#include "../source_http/listen_addr.h"
 #include "api_server.h"
 #include "engine.h"
 
@@ -139,21 +140,15 @@ static int valid_query_name(const char *name) {
   return 1;
 }
 
-static int valid_listen(const char *v) {
-  if (strcmp(v, "off") == 0) return 1;
-  const char *colon = strrchr(v, ':');
-  if (!colon || colon == v || !colon[1]) return 0;
-  char *end;
-  long port = strtol(colon + 1, &end, 10);
-  return *end == '\0' && port > 0 && port < 65536;
-}
-
 /* ---- validate ------------------------------------------------------------------------ */
 static sd_result ql_validate(const sd_host_api *host, sd_stage *stage) {
   sd_result rc = SD_OK;
   const char *listen = host->config_string(stage, "listen");
-  if (!valid_listen(listen))
-    rc = host->config_error(stage, "listen", "expected host:port (e.g. 127.0.0.1:8088) or off");
+  struct sockaddr_storage addr;
+  socklen_t addr_len;
+  char why[160];
+  if (strcmp(listen, "off") != 0 && la_parse_listen(listen, &addr, &addr_len, why, sizeof why))
+    rc = host->config_error(stage, "listen", "%s (or off)", why);
 
   ql_limits limits;
   limits_from_config(host, stage, &limits);

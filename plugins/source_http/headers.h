@@ -18,9 +18,4 @@ int hdr_records_type_ok(const char *content_type);
  * absent). "*" in the list allows any origin. */
 const char *hdr_cors_origin(const char *origin, const char *const *allowed, size_t count);
 
-/* "host:port", "[v6]:port" or ":port" (all interfaces). Numeric hosts, or names resolved
- * once. Returns 0, or -1 with why filled. */
-int hdr_parse_listen(const char *text, struct sockaddr_storage *addr, socklen_t *addr_len,
-                     char *why, size_t why_len);
-
 #endif

@@ -2,6 +2,7 @@
  * Phones running Sensor Logger POST batches here; each request becomes one batch
  * (accepted or refused whole). The HTTP side lives in server.c. */
 #include "headers.h"
+#include "listen_addr.h"
 #include "source_http.h"
 
 #include <stdio.h>
@@ -74,7 +75,7 @@ static sd_result hs_validate(const sd_host_api *host, sd_stage *stage) {
   char why[160];
   struct sockaddr_storage addr;
   socklen_t addr_len;
-  if (hdr_parse_listen(host->config_string(stage, "listen"), &addr, &addr_len, why,
+  if (la_parse_listen(host->config_string(stage, "listen"), &addr, &addr_len, why,
                        sizeof why))
     rc = host->config_error(stage, "listen", "%s", why);
   size_t n = host->config_list_count(stage, "paths");
@@ -160,7 +161,7 @@ static sd_result hs_init(const sd_host_api *host, sd_stage *stage, void **state)
   s->stage = stage;
   char why[160];
   s->listen = host->config_string(stage, "listen");
-  if (hdr_parse_listen(s->listen, &s->addr, &s->addr_len, why, sizeof why)) {
+  if (la_parse_listen(s->listen, &s->addr, &s->addr_len, why, sizeof why)) {
     host->log(stage, SD_LOG_ERROR, "listen %s: %s", s->listen, why);
     free(s);
     return SD_ERR;

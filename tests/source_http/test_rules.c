@@ -4,6 +4,7 @@
 #include "../../plugins/source_http/auth.h"
 #include "../../plugins/source_http/headers.h"
 #include "../../plugins/source_http/lan_url.h"
+#include "../../plugins/source_http/listen_addr.h"
 
 #include <arpa/inet.h>
 #include <check.h>
@@ -75,19 +76,19 @@ START_TEST(listen_syntax) {
   struct sockaddr_storage a;
   socklen_t n;
   char why[128];
-  ck_assert_int_eq(hdr_parse_listen("127.0.0.1:8000", &a, &n, why, sizeof why), 0);
+  ck_assert_int_eq(la_parse_listen("127.0.0.1:8000", &a, &n, why, sizeof why), 0);
   ck_assert_int_eq(a.ss_family, AF_INET);
   ck_assert_int_eq(ntohs(((struct sockaddr_in *)&a)->sin_port), 8000);
-  ck_assert_int_eq(hdr_parse_listen(":9", &a, &n, why, sizeof why), 0);
+  ck_assert_int_eq(la_parse_listen(":9", &a, &n, why, sizeof why), 0);
   ck_assert_int_eq(((struct sockaddr_in *)&a)->sin_addr.s_addr, htonl(INADDR_ANY));
-  ck_assert_int_eq(hdr_parse_listen("[::1]:8080", &a, &n, why, sizeof why), 0);
+  ck_assert_int_eq(la_parse_listen("[::1]:8080", &a, &n, why, sizeof why), 0);
   ck_assert_int_eq(a.ss_family, AF_INET6);
-  ck_assert_int_eq(hdr_parse_listen("8000", &a, &n, why, sizeof why), -1);
-  ck_assert_int_eq(hdr_parse_listen("1.2.3.4:99999", &a, &n, why, sizeof why), -1);
+  ck_assert_int_eq(la_parse_listen("8000", &a, &n, why, sizeof why), -1);
+  ck_assert_int_eq(la_parse_listen("1.2.3.4:99999", &a, &n, why, sizeof why), -1);
   ck_assert_str_eq(why, "port must be a number from 0 to 65535");
-  ck_assert_int_eq(hdr_parse_listen("::1:80", &a, &n, why, sizeof why), -1);
-  ck_assert_int_eq(hdr_parse_listen("[::1]80", &a, &n, why, sizeof why), -1);
-  ck_assert_int_eq(hdr_parse_listen("1.2.3.4:", &a, &n, why, sizeof why), -1);
+  ck_assert_int_eq(la_parse_listen("::1:80", &a, &n, why, sizeof why), -1);
+  ck_assert_int_eq(la_parse_listen("[::1]80", &a, &n, why, sizeof why), -1);
+  ck_assert_int_eq(la_parse_listen("1.2.3.4:", &a, &n, why, sizeof why), -1);
 }
 END_TEST
 
