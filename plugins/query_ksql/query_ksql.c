@@ -2,6 +2,7 @@
  * delimited format) and emits its rows with the header's schema. One libcurl multi
  * handle on the plugin's own thread drives every transfer: the /ksql statements that make
  * sure the stream exists, then one long-lived request per query, reconnected with backoff. */
+#include "../source_kafka/kafka_record.h"
 #include "ksql_text.h"
 
 #include <curl/curl.h>
@@ -310,14 +311,6 @@ static int kq_on_header(kq_conn *c, json_t *header) {
   return 0;
 }
 
-static int64_t kq_epoch_ns(int64_t v) {
-  if (v <= 0) return v;
-  if (v < 100000000000LL) return v * 1000000000LL;
-  if (v < 100000000000000LL) return v * 1000000LL;
-  if (v < 100000000000000000LL) return v * 1000LL;
-  return v;
-}
-
 static void kq_on_row(kq_conn *c, json_t *row) {
   const sd_host_api *h = c->q->host;
   if (!c->batch) {
@@ -329,7 +322,7 @@ static void kq_on_row(kq_conn *c, json_t *row) {
   const char *key = NULL;
   size_t key_len = 0;
   if (c->time_col >= 0 && json_is_integer(json_array_get(row, (size_t)c->time_col)))
-    ts = kq_epoch_ns((int64_t)json_integer_value(json_array_get(row, (size_t)c->time_col)));
+    ts = kr_epoch_to_ns((int64_t)json_integer_value(json_array_get(row, (size_t)c->time_col)));
   json_t *k = c->key_col >= 0 ? json_array_get(row, (size_t)c->key_col) : NULL;
   if (json_is_string(k)) key = json_string_value(k), key_len = json_string_length(k);
   sd_batch *b = c->batch;

@@ -1,6 +1,6 @@
 /* Builds rd_kafka_conf_t objects from plugin defaults plus `kafka.*` passthrough keys,
  * and checks them at `sensord -t` time by creating a broker-less client, which is where
- * librdkafka reports conflicts between properties. */
+ * librdkafka reports conflicts between properties. Also tracks broker reachability. */
 #include "kafka_conf.h"
 
 #include <stdio.h>
@@ -15,8 +15,6 @@ typedef struct kc_each_ctx {
   int skip_brokers; /* validation: never point the test client at a broker */
   char *err;
   size_t errlen;
-  char *bad_key;
-  size_t bad_key_len;
   char first_key[160]; /* a key to blame for cross-property errors */
 } kc_each_ctx;
 
@@ -31,10 +29,7 @@ static void kc_set_each(void *arg, const char *key, const char *value) {
     return;
   if (rd_kafka_conf_set(c->conf, key, value, errstr, sizeof errstr) == RD_KAFKA_CONF_OK) return;
   if (c->report) c->host->config_error(c->stage, full, "%s", errstr);
-  if (!c->failed) {
-    snprintf(c->err, c->errlen, "%s: %s", full, errstr);
-    snprintf(c->bad_key, c->bad_key_len, "%s", full);
-  }
+  if (!c->failed) snprintf(c->err, c->errlen, "%s: %s", full, errstr);
   c->failed = 1;
 }
 
@@ -63,18 +58,12 @@ static rd_kafka_conf_t *kc_build_ctx(kc_each_ctx *c, const kc_setting *defaults,
   return c->conf;
 }
 
-rd_kafka_conf_t *kc_build(const sd_host_api *host, sd_stage *stage, const kc_setting *defaults,
-                          const char *brokers, char *err, size_t errlen, char *bad_key,
-                          size_t bad_key_len) {
-  kc_each_ctx c = {.host = host,
-                   .stage = stage,
-                   .err = err,
-                   .errlen = errlen,
-                   .bad_key = bad_key,
-                   .bad_key_len = bad_key_len};
-  err[0] = '\0';
-  bad_key[0] = '\0';
-  return kc_build_ctx(&c, defaults, brokers);
+rd_kafka_conf_t *kc_build(const sd_host_api *host, sd_stage *stage, const kc_setting *defaults) {
+  char err[512] = "";
+  kc_each_ctx c = {.host = host, .stage = stage, .err = err, .errlen = sizeof err};
+  rd_kafka_conf_t *conf = kc_build_ctx(&c, defaults, host->config_string(stage, "brokers"));
+  if (!conf) host->log(stage, SD_LOG_ERROR, "kafka configuration refused: %s", err);
+  return conf;
 }
 
 static void kc_quiet_log(const rd_kafka_t *rk, int level, const char *fac, const char *buf) {
@@ -95,15 +84,13 @@ static void kc_blame_each(void *arg, const char *key, const char *value) {
 
 sd_result kc_validate(const sd_host_api *host, sd_stage *stage, rd_kafka_type_t type,
                       const kc_setting *defaults) {
-  char err[512], bad[160], errstr[512];
+  char err[512], errstr[512];
   kc_each_ctx c = {.host = host,
                    .stage = stage,
                    .report = 1,
                    .skip_brokers = 1,
                    .err = err,
-                   .errlen = sizeof err,
-                   .bad_key = bad,
-                   .bad_key_len = sizeof bad};
+                   .errlen = sizeof err};
   rd_kafka_conf_t *conf = kc_build_ctx(&c, defaults, NULL);
   if (!conf) return SD_ERR;
   rd_kafka_conf_set_log_cb(conf, kc_quiet_log);
@@ -117,4 +104,29 @@ sd_result kc_validate(const sd_host_api *host, sd_stage *stage, rd_kafka_type_t 
   host->config_each(stage, "kafka.", kc_blame_each, &blame);
   const char *key = blame.key[0] ? blame.key : c.first_key[0] ? c.first_key : "kafka.";
   return host->config_error(stage, key, "%s", errstr);
+}
+
+void kc_reach_init(kc_reach *r, sd_metric *gauge) {
+  atomic_init(&r->state, -1);
+  r->gauge = gauge;
+}
+
+void kc_reach_set(const sd_host_api *host, sd_stage *stage, kc_reach *r, int up,
+                  const char *why) {
+  if (atomic_load(&r->state) == up) return; /* the per-message path: no write */
+  int was = atomic_exchange(&r->state, up);
+  if (was == up) return;
+  host->metric_set(r->gauge, up);
+  if (up)
+    host->log(stage, SD_LOG_INFO, "kafka %s", was == -1 ? "reachable" : "reachable again");
+  else
+    host->log(stage, SD_LOG_WARN, "kafka unreachable: %s", why ? why : "all brokers down");
+}
+
+void kc_on_error(const sd_host_api *host, sd_stage *stage, kc_reach *r, int err,
+                 const char *reason) {
+  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
+    kc_reach_set(host, stage, r, 0, reason);
+  else
+    host->log(stage, SD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
 }

@@ -1,11 +1,12 @@
-/* librdkafka configuration for sensord's Kafka plugins: plugin defaults first, then every
- * `kafka.*` key of the stage passed through verbatim. Shared by sink_kafka and
- * source_kafka (source_kafka's plugin.mk compiles this file too). */
+/* What sensord's Kafka plugins share: librdkafka configuration (plugin defaults first,
+ * then every `kafka.*` key of the stage verbatim) and broker reachability (kafka_up gauge
+ * and its log lines). source_kafka's plugin.mk compiles this file too. */
 #ifndef KC_KAFKA_CONF_H
 #define KC_KAFKA_CONF_H
 
 #include <librdkafka/rdkafka.h>
 #include <sensord/plugin.h>
+#include <stdatomic.h>
 #include <stddef.h>
 
 typedef struct kc_setting {
@@ -13,17 +14,29 @@ typedef struct kc_setting {
   const char *value;
 } kc_setting;
 
-/* Builds a conf from defaults (terminated by name NULL), `brokers` as bootstrap.servers
- * (skipped when NULL) and the stage's kafka.* keys. On a bad property: NULL, and the
- * message (naming the kafka.<property> key) is in err. */
-rd_kafka_conf_t *kc_build(const sd_host_api *host, sd_stage *stage, const kc_setting *defaults,
-                          const char *brokers, char *err, size_t errlen, char *bad_key,
-                          size_t bad_key_len);
+/* Builds a conf from defaults (terminated by name NULL), the stage's `brokers` key as
+ * bootstrap.servers and its kafka.* keys. On a bad property: logs why (naming the
+ * kafka.<property> key) at the stage and returns NULL. */
+rd_kafka_conf_t *kc_build(const sd_host_api *host, sd_stage *stage, const kc_setting *defaults);
 
 /* For validate(): builds the conf and a client of that type without any broker (so no
  * connection is made) to catch cross-property errors too. Each problem goes to
  * host->config_error at the offending key. Returns SD_OK or SD_ERR. */
 sd_result kc_validate(const sd_host_api *host, sd_stage *stage, rd_kafka_type_t type,
                       const kc_setting *defaults);
+
+/* Whether a broker is reachable: -1 unknown, 0 all brokers down, 1 up. Any thread. */
+typedef struct kc_reach {
+  atomic_int state;
+  sd_metric *gauge;
+} kc_reach;
+
+void kc_reach_init(kc_reach *r, sd_metric *gauge);
+/* Sets the gauge and logs on a change only (why: librdkafka's reason when down). */
+void kc_reach_set(const sd_host_api *host, sd_stage *stage, kc_reach *r, int up,
+                  const char *why);
+/* The error callback's common part: all brokers down -> unreachable, else a warning. */
+void kc_on_error(const sd_host_api *host, sd_stage *stage, kc_reach *r, int err,
+                 const char *reason);
 
 #endif

@@ -45,10 +45,10 @@ struct sink_kafka {
   atomic_int stop;
   atomic_llong in_flight;
   atomic_llong failed_count; /* records that ended undelivered, for drain's report */
-  atomic_int broker_state;   /* -1 unknown, 0 all down, 1 up */
+  kc_reach reach;
   int64_t last_txretries;    /* poll thread only */
   sd_metric *m_produced, *m_delivered, *m_failed, *m_retried, *m_queue_full, *m_in_flight,
-      *m_latency, *m_brokers_up, *m_up, *m_undelivered;
+      *m_latency, *m_brokers_up, *m_undelivered;
 };
 
 static const kc_setting sk_defaults[] = {
@@ -117,18 +117,6 @@ static void sk_settle(sk_tracker *t, size_t n, rd_kafka_resp_err_t err) {
   free(t);
 }
 
-static void sk_set_broker_state(sink_kafka *sk, int up, const char *why) {
-  int was = atomic_exchange(&sk->broker_state, up);
-  if (was == up) return;
-  sk->host->metric_set(sk->m_up, up);
-  if (up)
-    sk->host->log(sk->stage, SD_LOG_INFO, "kafka %s",
-                  was == -1 ? "reachable" : "reachable again");
-  else
-    sk->host->log(sk->stage, SD_LOG_WARN, "kafka unreachable: %s",
-                  why ? why : "all brokers down");
-}
-
 static void sk_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
   (void)rk;
   sink_kafka *sk = opaque;
@@ -143,23 +131,21 @@ static void sk_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
   } else {
     sk->host->metric_add(sk->m_delivered, 1);
     sk->host->metric_observe(sk->m_latency, (double)rd_kafka_message_latency(m) / 1e6);
-    if (atomic_load(&sk->broker_state) != 1) sk_set_broker_state(sk, 1, NULL);
+    kc_reach_set(sk->host, sk->stage, &sk->reach, 1, NULL);
   }
   sk_settle(t, 1, m->err);
 }
 
 static void sk_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
   sink_kafka *sk = opaque;
-  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN) {
-    sk_set_broker_state(sk, 0, reason);
-  } else if (err == RD_KAFKA_RESP_ERR__FATAL) {
+  if (err == RD_KAFKA_RESP_ERR__FATAL) {
     char why[512];
     rd_kafka_resp_err_t orig = rd_kafka_fatal_error(rk, why, sizeof why);
     sk->host->log(sk->stage, SD_LOG_ERROR,
                   "fatal producer error (%s): %s; every further batch fails",
                   rd_kafka_err2name(orig), why);
   } else {
-    sk->host->log(sk->stage, SD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
+    kc_on_error(sk->host, sk->stage, &sk->reach, err, reason);
   }
 }
 
@@ -185,7 +171,7 @@ static int sk_on_stats(rd_kafka_t *rk, char *json, size_t len, void *opaque) {
     if (retries > sk->last_txretries)
       sk->host->metric_add(sk->m_retried, (double)(retries - sk->last_txretries));
     sk->last_txretries = retries;
-    if (up > 0) sk_set_broker_state(sk, 1, NULL);
+    if (up > 0) kc_reach_set(sk->host, sk->stage, &sk->reach, 1, NULL);
   }
   json_decref(root);
   return 0; /* librdkafka frees json */
@@ -306,16 +292,12 @@ static sd_result sk_validate(const sd_host_api *host, sd_stage *stage) {
 static sd_result sk_init(const sd_host_api *host, sd_stage *stage, void **state) {
   sink_kafka *sk = calloc(1, sizeof *sk);
   if (!sk) return SD_ERR;
-  char err[512], bad[160];
   sk->host = host;
   sk->stage = stage;
   sk->topic = host->config_string(stage, "topic");
   sk->retry_interval_ns = host->config_duration(stage, "retry_interval");
-  atomic_init(&sk->broker_state, -1);
-  sk->conf = kc_build(host, stage, sk_defaults, host->config_string(stage, "brokers"), err,
-                      sizeof err, bad, sizeof bad);
+  sk->conf = kc_build(host, stage, sk_defaults);
   if (!sk->conf) {
-    host->log(stage, SD_LOG_ERROR, "kafka configuration refused: %s", err);
     free(sk);
     return SD_ERR;
   }
@@ -339,7 +321,8 @@ static sd_result sk_init(const sd_host_api *host, sd_stage *stage, void **state)
   sk->m_latency = host->histogram(stage, "kafka_delivery_latency_seconds",
                                   "produce call to delivery report", NULL, NULL, 0);
   sk->m_brokers_up = host->gauge(stage, "kafka_brokers_up", "brokers in state UP", NULL);
-  sk->m_up = host->gauge(stage, "kafka_up", "1 while a broker is reachable", NULL);
+  kc_reach_init(&sk->reach,
+                host->gauge(stage, "kafka_up", "1 while a broker is reachable", NULL));
   sk->m_undelivered =
       host->counter(stage, "kafka_undelivered_at_shutdown_total",
                     "records still undelivered when the grace period ended", NULL);
@@ -379,9 +362,8 @@ static int64_t sk_waiting_records(const sink_kafka *sk) {
 }
 
 /* Fails whatever is still pending: waiting records at once, queued and in-flight ones
- * through purge delivery reports. Stage thread; returns how many records that was. */
-static int64_t sk_abandon(sink_kafka *sk) {
-  int64_t undelivered = sk_waiting_records(sk) + atomic_load(&sk->in_flight);
+ * through purge delivery reports. Stage thread. */
+static void sk_abandon(sink_kafka *sk) {
   while (sk->wait_head) {
     sk_tracker *t = sk->wait_head;
     sk->wait_head = t->next_waiting;
@@ -396,7 +378,6 @@ static int64_t sk_abandon(sink_kafka *sk) {
     rd_kafka_purge(sk->rk, RD_KAFKA_PURGE_F_QUEUE | RD_KAFKA_PURGE_F_INFLIGHT);
     for (int i = 0; i < 50 && atomic_load(&sk->in_flight) > 0; i++) rd_kafka_poll(sk->rk, 100);
   }
-  return undelivered;
 }
 
 /* Flushes until the deadline, then fails what is left. Returns every reading that ended

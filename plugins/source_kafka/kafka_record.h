@@ -16,7 +16,8 @@ kr_result kr_add_message(const sd_host_api *host, sd_batch *batch, const void *p
                          size_t len, const void *key, size_t key_len, int64_t timestamp_ms,
                          int64_t now_ns, char *why, size_t why_len);
 
-/* Epoch value of unknown unit -> ns (s, ms, us or ns told apart by magnitude). */
+/* Epoch value of unknown unit -> ns (s, ms, us or ns told apart by magnitude). Also
+ * used by query_ksql for a row's TIME column. */
 int64_t kr_epoch_to_ns(int64_t v);
 
 #endif

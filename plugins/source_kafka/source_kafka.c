@@ -42,9 +42,9 @@ struct source_kafka {
   int partitions_paused; /* consumer thread only */
   pthread_mutex_t lock;  /* commit FIFO and redo list */
   skc_pending *fifo_head, *fifo_tail, *redo_head;
-  atomic_int up;
+  kc_reach reach;
   sd_metric *m_consumed, *m_records, *m_skipped, *m_errors, *m_commits, *m_commit_failed,
-      *m_busy, *m_redelivered, *m_in_flight, *m_up;
+      *m_busy, *m_redelivered, *m_in_flight;
 };
 
 static const sd_config_key skc_keys[] = {
@@ -78,22 +78,10 @@ static const sd_config_key skc_keys[] = {
      .description = "any librdkafka consumer property, e.g. kafka.fetch.wait.max.ms = 10"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL}};
 
-static void skc_set_up(source_kafka *sc, int up, const char *why) {
-  if (atomic_exchange(&sc->up, up) == up) return;
-  sc->host->metric_set(sc->m_up, up);
-  if (up)
-    sc->host->log(sc->stage, SD_LOG_INFO, "consuming %s", sc->topic);
-  else
-    sc->host->log(sc->stage, SD_LOG_WARN, "kafka unreachable: %s", why);
-}
-
 static void skc_on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
   (void)rk;
   source_kafka *sc = opaque;
-  if (err == RD_KAFKA_RESP_ERR__ALL_BROKERS_DOWN)
-    skc_set_up(sc, 0, reason);
-  else
-    sc->host->log(sc->stage, SD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
+  kc_on_error(sc->host, sc->stage, &sc->reach, err, reason);
 }
 
 static void skc_on_commit(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -173,19 +161,22 @@ static void skc_on_ack(void *ctx, sd_status status) {
   skc_commit_ready(sc);
 }
 
-/* Builds the batch for p's messages. Unparseable values are counted and logged only on
- * the first pass (first != 0). Returns NULL when no message holds a record. */
-static sd_batch *skc_build(source_kafka *sc, skc_pending *p, int first) {
+/* Builds the batch for p's messages into *out. Unparseable values are counted and logged
+ * only on the first pass (first != 0). *out is NULL when no message holds a record.
+ * -1 when no batch could be had at all (p must be offered again, not committed). */
+static int skc_build(source_kafka *sc, skc_pending *p, int first, sd_batch **out) {
   const sd_host_api *h = sc->host;
   sd_batch *batch = h->batch_new(sc->stage, p->count);
   size_t records = 0;
-  if (!batch) return NULL;
+  *out = NULL;
+  if (!batch) return -1;
+  const int64_t now_ns = h->now_wall_ns(); /* fallback timestamp, once per batch */
   for (size_t i = 0; i < p->count; i++) {
     const rd_kafka_message_t *m = p->msgs[i];
     char why[200];
     kr_result r =
         kr_add_message(h, batch, m->payload, m->len, m->key, m->key_len,
-                       rd_kafka_message_timestamp(m, NULL), h->now_wall_ns(), why, sizeof why);
+                       rd_kafka_message_timestamp(m, NULL), now_ns, why, sizeof why);
     if (r == KR_OK) {
       records++;
     } else if (first) {
@@ -194,11 +185,11 @@ static sd_batch *skc_build(source_kafka *sc, skc_pending *p, int first) {
              rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset, why);
     }
   }
-  if (records == 0) {
+  if (records == 0)
     h->batch_free(batch);
-    return NULL;
-  }
-  return batch;
+  else
+    *out = batch;
+  return 0;
 }
 
 static void skc_pause_partitions(source_kafka *sc, int pause) {
@@ -254,11 +245,38 @@ static skc_pending *skc_take_redo(source_kafka *sc) {
   return p;
 }
 
-/* Reads up to batch_max messages that are ready now (waits up to 100 ms for the first). */
+/* Room for one more message in p. 0 = there is. */
+static int skc_pending_grow(skc_pending *p, size_t want) {
+  if (p->count < p->cap) return 0;
+  size_t cap = p->cap ? p->cap * 2 : 64;
+  if (cap > want) cap = want;
+  rd_kafka_message_t **msgs = realloc(p->msgs, cap * sizeof *msgs);
+  if (!msgs) return -1;
+  p->msgs = msgs;
+  p->cap = cap;
+  return 0;
+}
+
+/* Reads up to batch_max messages that are ready now (waits up to 100 ms for the first).
+ * Room for a message is made before it is polled, so running out of memory ends the batch
+ * early instead of losing a message that later commits would skip. */
 static skc_pending *skc_read(source_kafka *sc) {
-  skc_pending *p = NULL;
+  skc_pending *p = calloc(1, sizeof *p);
+  if (!p) {
+    sc->host->metric_add(sc->m_errors, 1);
+    sc->host->log(sc->stage, SD_LOG_ERROR, "out of memory for a batch; reading again shortly");
+    skc_sleep_ms(10);
+    return NULL;
+  }
+  p->sc = sc;
   int timeout = 100;
-  while (!p || (int64_t)p->count < sc->batch_max) {
+  while ((int64_t)p->count < sc->batch_max) {
+    if (skc_pending_grow(p, (size_t)sc->batch_max)) {
+      sc->host->metric_add(sc->m_errors, 1);
+      sc->host->log(sc->stage, SD_LOG_ERROR, "out of memory: batch cut at %zu messages",
+                    p->count);
+      break;
+    }
     rd_kafka_message_t *m = rd_kafka_consumer_poll(sc->rk, timeout);
     timeout = 0;
     if (!m) break;
@@ -270,18 +288,14 @@ static skc_pending *skc_read(source_kafka *sc) {
       rd_kafka_message_destroy(m);
       continue;
     }
-    skc_set_up(sc, 1, NULL);
-    sc->host->metric_add(sc->m_consumed, 1);
-    if (!p) {
-      p = calloc(1, sizeof *p);
-      p->sc = sc;
-    }
-    if (p->count == p->cap) {
-      p->cap = p->cap ? p->cap * 2 : 64;
-      p->msgs = realloc(p->msgs, p->cap * sizeof *p->msgs);
-    }
     p->msgs[p->count++] = m;
   }
+  if (p->count == 0) {
+    skc_pending_free(p);
+    return NULL;
+  }
+  kc_reach_set(sc->host, sc->stage, &sc->reach, 1, NULL);
+  sc->host->metric_add(sc->m_consumed, (double)p->count);
   return p;
 }
 
@@ -314,7 +328,15 @@ static void *skc_thread(void *arg) {
       sc->host->metric_add(sc->m_in_flight, (double)p->count);
       skc_fifo_push(sc, p);
     }
-    sd_batch *batch = skc_build(sc, p, first);
+    sd_batch *batch;
+    if (skc_build(sc, p, first, &batch)) {
+      sc->host->metric_add(sc->m_errors, 1);
+      sc->host->log(sc->stage, SD_LOG_ERROR,
+                    "no memory for a batch of %zu messages; offering them again", p->count);
+      skc_on_ack(p, SD_STATUS_RETRY);
+      skc_sleep_ms(10);
+      continue;
+    }
     if (!batch) { /* nothing but skipped messages: done as soon as reached */
       skc_on_ack(p, SD_STATUS_OK);
       continue;
@@ -359,15 +381,11 @@ static sd_result skc_init(const sd_host_api *host, sd_stage *stage, void **state
   sc->stage = stage;
   sc->topic = host->config_string(stage, "topic");
   sc->batch_max = host->config_int(stage, "batch_max");
-  atomic_init(&sc->up, -1);
   pthread_mutex_init(&sc->lock, NULL);
   kc_setting defaults[7];
-  char err[512], bad[160];
   skc_defaults(host, stage, defaults);
-  sc->conf = kc_build(host, stage, defaults, host->config_string(stage, "brokers"), err,
-                      sizeof err, bad, sizeof bad);
+  sc->conf = kc_build(host, stage, defaults);
   if (!sc->conf) {
-    host->log(stage, SD_LOG_ERROR, "kafka configuration refused: %s", err);
     pthread_mutex_destroy(&sc->lock);
     free(sc);
     return SD_ERR;
@@ -392,7 +410,8 @@ static sd_result skc_init(const sd_host_api *host, sd_stage *stage, void **state
                     "messages emitted again after a RETRY acknowledgement", NULL);
   sc->m_in_flight =
       host->gauge(stage, "kafka_uncommitted", "messages read and not yet committed", NULL);
-  sc->m_up = host->gauge(stage, "kafka_up", "1 while a broker is reachable", NULL);
+  kc_reach_init(&sc->reach,
+                host->gauge(stage, "kafka_up", "1 while a broker is reachable", NULL));
   *state = sc;
   return SD_OK;
 }
@@ -421,6 +440,7 @@ static sd_result skc_start(void *state) {
     return SD_ERR;
   }
   sc->thread_running = 1;
+  sc->host->log(sc->stage, SD_LOG_INFO, "consuming topic %s", sc->topic);
   return SD_OK;
 }
 
