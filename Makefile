@@ -9,7 +9,7 @@ DESTDIR ?=
 CC      ?= cc
 SAN     ?=
 VERSION := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
-ABI_MAJOR := $(shell sed -n 's/^\#define SD_ABI_MAJOR \([0-9]*\)/\1/p' include/sensord/plugin.h)
+ABI_MAJOR := $(shell sed -n 's/^\#define SD_ABI_MAJOR[[:space:]]*\([0-9][0-9]*\).*/\1/p' include/sensord/plugin.h)
 
 # Quiet build lines ("CC core/flow.c"); V=1 shows the full commands.
 ifeq ($(V),1)
