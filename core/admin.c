@@ -24,10 +24,14 @@ struct admin_server {
 
 static const char *phase_name(int phase) {
   switch (phase) {
-  case PHASE_STARTING: return "starting";
-  case PHASE_RUNNING: return "running";
-  case PHASE_DRAINING: return "draining";
-  default: return "stopped";
+  case PHASE_STARTING:
+    return "starting";
+  case PHASE_RUNNING:
+    return "running";
+  case PHASE_DRAINING:
+    return "draining";
+  default:
+    return "stopped";
   }
 }
 
@@ -44,7 +48,8 @@ int admin_healthy(pipeline *pl) {
 
 static json_t *stage_json(sd_stage *st) {
   json_t *inputs = json_array(), *outputs = json_array();
-  for (size_t i = 0; i < st->input_count; i++) json_array_append_new(inputs, json_string(st->inputs[i]->name));
+  for (size_t i = 0; i < st->input_count; i++)
+    json_array_append_new(inputs, json_string(st->inputs[i]->name));
   for (size_t i = 0; i < st->output_count; i++)
     json_array_append_new(outputs, json_string(st->outputs[i]->name));
   pthread_mutex_lock(&st->mu);
@@ -54,12 +59,12 @@ static json_t *stage_json(sd_stage *st) {
   pthread_mutex_unlock(&st->mu);
   const stage_metrics *m = &st->m;
   json_t *counters = json_pack(
-      "{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "records_in", metrics_value(m->records_in),
-      "bytes_in", metrics_value(m->bytes_in), "batches_in", metrics_value(m->batches_in),
-      "records_out", metrics_value(m->records_out), "bytes_out", metrics_value(m->bytes_out),
-      "batches_out", metrics_value(m->batches_out), "dropped_queue_full",
-      metrics_value(m->dropped_queue_full), "dropped_shutdown", metrics_value(m->dropped_shutdown),
-      "errors",
+      "{s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f, s:f}", "records_in",
+      metrics_value(m->records_in), "bytes_in", metrics_value(m->bytes_in), "batches_in",
+      metrics_value(m->batches_in), "records_out", metrics_value(m->records_out), "bytes_out",
+      metrics_value(m->bytes_out), "batches_out", metrics_value(m->batches_out),
+      "dropped_queue_full", metrics_value(m->dropped_queue_full), "dropped_shutdown",
+      metrics_value(m->dropped_shutdown), "errors",
       metrics_value(m->errors_process) + metrics_value(m->errors_emit) +
           metrics_value(m->errors_plugin_bug),
       "busy", metrics_value(m->busy));
@@ -73,17 +78,19 @@ static json_t *stage_json(sd_stage *st) {
                             "bytes", (json_int_t)q_bytes, "batches", (json_int_t)q_batches,
                             "max_records", (json_int_t)st->max_records, "max_bytes",
                             (json_int_t)st->max_bytes, "on_full", on_full_name(st->on_full));
-  return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:b, s:o, s:I, s:o}", "name", st->name, "plugin",
-                   st->plugin->name, "kind", loader_kind_name(st->desc->kind), "inputs", inputs,
-                   "outputs", outputs, "state",
+  return json_pack("{s:s, s:s, s:s, s:o, s:o, s:s, s:b, s:o, s:I, s:o}", "name", st->name,
+                   "plugin", st->plugin->name, "kind", loader_kind_name(st->desc->kind),
+                   "inputs", inputs, "outputs", outputs, "state",
                    stage_state_name((stage_state)atomic_load(&st->run_state)), "paused", paused,
                    "queue", queue, "in_flight", (json_int_t)in_flight, "counters", counters);
 }
 
 char *admin_stages_json(pipeline *pl) {
   json_t *stages = json_array();
-  for (size_t i = 0; i < pl->stage_count; i++) json_array_append_new(stages, stage_json(pl->stages[i]));
-  json_t *root = json_pack("{s:s, s:o}", "phase", phase_name(atomic_load(&pl->phase)), "stages", stages);
+  for (size_t i = 0; i < pl->stage_count; i++)
+    json_array_append_new(stages, stage_json(pl->stages[i]));
+  json_t *root =
+      json_pack("{s:s, s:o}", "phase", phase_name(atomic_load(&pl->phase)), "stages", stages);
   char *text = json_dumps(root, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
   json_decref(root);
   return text;
@@ -114,7 +121,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                               size_t *upload_size, void **con_cls) {
   admin_server *srv = cls;
   if (strcmp(method, "GET") != 0 && strcmp(method, "HEAD") != 0)
-    return reply_json_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use GET", url);
+    return reply_json_error(conn, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use GET",
+                            url);
   if (strcmp(url, "/metrics") == 0) {
     metrics_set(srv->log_suppressed, (double)log_suppressed_total());
     char *body = metrics_render(NULL);
@@ -122,15 +130,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
   }
   if (strcmp(url, "/healthz") == 0) {
     int ok = admin_healthy(srv->pl);
-    json_t *o = json_pack("{s:s}", "status", ok ? "ok" : phase_name(atomic_load(&srv->pl->phase)));
+    json_t *o =
+        json_pack("{s:s}", "status", ok ? "ok" : phase_name(atomic_load(&srv->pl->phase)));
     char *body = json_dumps(o, JSON_COMPACT);
     json_decref(o);
-    return reply(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "application/json", body);
+    return reply(conn, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, "application/json",
+                 body);
   }
   if (strcmp(url, "/stages") == 0)
     return reply(conn, MHD_HTTP_OK, "application/json", admin_stages_json(srv->pl));
   return reply_json_error(conn, MHD_HTTP_NOT_FOUND,
-                          "not found: the admin endpoints are /metrics, /healthz and /stages", url);
+                          "not found: the admin endpoints are /metrics, /healthz and /stages",
+                          url);
 }
 
 static void mhd_log(void *cls, const char *fmt, va_list ap) {
@@ -169,15 +180,18 @@ static int split_listen(const char *listen, char **host, char **port) {
 admin_server *admin_start(pipeline *pl, const char *listen, char **err) {
   char *host = NULL, *port = NULL;
   if (split_listen(listen, &host, &port) != 0) {
-    *err = xasprintf("admin_listen \"%s\": expected HOST:PORT such as 127.0.0.1:9180, or off", listen);
+    *err = xasprintf("admin_listen \"%s\": expected HOST:PORT such as 127.0.0.1:9180, or off",
+                     listen);
     return NULL;
   }
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+  struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                           .ai_socktype = SOCK_STREAM,
                            .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
   struct addrinfo *ai = NULL;
   int rc = getaddrinfo(host, port, &hints, &ai);
   if (rc != 0 || !ai) {
-    *err = xasprintf("admin_listen \"%s\": cannot resolve \"%s\": %s", listen, host, gai_strerror(rc));
+    *err = xasprintf("admin_listen \"%s\": cannot resolve \"%s\": %s", listen, host,
+                     gai_strerror(rc));
     free(host);
     free(port);
     return NULL;
@@ -186,9 +200,9 @@ admin_server *admin_start(pipeline *pl, const char *listen, char **err) {
   srv->pl = pl;
   /* Registered before the listener thread exists: its handler reads this pointer and
    * updates the series, and thread creation is what orders those reads after these writes. */
-  srv->log_suppressed = metrics_register(METRIC_GAUGE, "log_suppressed_lines",
-                                         "Log lines suppressed by rate limiting since start", NULL,
-                                         NULL, 0);
+  srv->log_suppressed =
+      metrics_register(METRIC_GAUGE, "log_suppressed_lines",
+                       "Log lines suppressed by rate limiting since start", NULL, NULL, 0);
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
   if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
   srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, srv, MHD_OPTION_EXTERNAL_LOGGER,
@@ -205,14 +219,17 @@ admin_server *admin_start(pipeline *pl, const char *listen, char **err) {
     free(port);
     return NULL;
   }
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
+  const union MHD_DaemonInfo *info =
+      MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
   srv->port = info ? info->port : (unsigned)atoi(port);
   free(host);
   free(port);
   return srv;
 }
 
-unsigned admin_port(const admin_server *srv) { return srv ? srv->port : 0; }
+unsigned admin_port(const admin_server *srv) {
+  return srv ? srv->port : 0;
+}
 
 void admin_stop(admin_server *srv) {
   if (!srv) return;

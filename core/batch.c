@@ -18,7 +18,7 @@ struct batch_chunk {
 
 /* Size a record costs against queue.max_bytes: the bytes a consumer will read. */
 #define RECORD_OVERHEAD 16
-#define FIELD_OVERHEAD 16
+#define FIELD_OVERHEAD  16
 
 static char *arena_copy(sd_batch *b, const char *src, size_t len) {
   batch_chunk *c = b->chunks;
@@ -83,7 +83,8 @@ sd_result batch_record_begin(sd_batch *b, int64_t ts, const char *key, size_t ke
 
 sd_result batch_field(sd_batch *b, const char *name, size_t name_len, const sd_value *v) {
   if (!b || frozen(b) || b->record_count == 0 || !name || !v) return SD_ERR;
-  if (v->type > SD_STRING || (v->type == SD_STRING && !v->as.s.ptr && v->as.s.len)) return SD_ERR;
+  if (v->type > SD_STRING || (v->type == SD_STRING && !v->as.s.ptr && v->as.s.len))
+    return SD_ERR;
   util_grow((void **)&b->fields, &b->field_cap, b->field_count + 1, sizeof *b->fields);
   sd_field *f = &b->fields[b->field_count++];
   memset(f, 0, sizeof *f);
@@ -91,23 +92,34 @@ sd_result batch_field(sd_batch *b, const char *name, size_t name_len, const sd_v
   f->name_len = name_len;
   f->value.type = v->type;
   switch (v->type) {
-  case SD_BOOL: f->value.as.i = v->as.i != 0; break;
-  case SD_INT: f->value.as.i = v->as.i; break;
-  case SD_DOUBLE: f->value.as.d = v->as.d; break;
+  case SD_BOOL:
+    f->value.as.i = v->as.i != 0;
+    break;
+  case SD_INT:
+    f->value.as.i = v->as.i;
+    break;
+  case SD_DOUBLE:
+    f->value.as.d = v->as.d;
+    break;
   case SD_STRING:
     f->value.as.s.ptr = arena_copy(b, v->as.s.ptr ? v->as.s.ptr : "", v->as.s.len);
     f->value.as.s.len = v->as.s.len;
     b->bytes += v->as.s.len;
     break;
-  default: break;
+  default:
+    break;
   }
   b->records[b->record_count - 1].field_count++;
   b->bytes += FIELD_OVERHEAD + name_len;
   return SD_OK;
 }
 
-size_t batch_count(const sd_batch *b) { return b ? b->record_count : 0; }
-size_t batch_bytes(const sd_batch *b) { return b ? b->bytes : 0; }
+size_t batch_count(const sd_batch *b) {
+  return b ? b->record_count : 0;
+}
+size_t batch_bytes(const sd_batch *b) {
+  return b ? b->bytes : 0;
+}
 
 sd_result batch_view(const sd_batch *b, size_t index, sd_record_view *out) {
   if (!b || !out || index >= b->record_count) return SD_ERR;

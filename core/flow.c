@@ -17,16 +17,21 @@ _Thread_local sd_delivery *flow_current_delivery;
  * outranks a retry, a retry outranks a drop, and OK is the least. */
 static int severity(int status) {
   switch (status) {
-  case SD_STATUS_OK: return 0;
-  case SD_STATUS_DROPPED: return 1;
-  case SD_STATUS_RETRY: return 2;
-  default: return 3;
+  case SD_STATUS_OK:
+    return 0;
+  case SD_STATUS_DROPPED:
+    return 1;
+  case SD_STATUS_RETRY:
+    return 2;
+  default:
+    return 3;
   }
 }
 
 static void merge_status(atomic_int *worst, int status) {
   int old = atomic_load(worst);
-  while (severity(status) > severity(old) && !atomic_compare_exchange_weak(worst, &old, status)) {
+  while (severity(status) > severity(old) &&
+         !atomic_compare_exchange_weak(worst, &old, status)) {
   }
 }
 
@@ -38,7 +43,7 @@ static void batch_release(sd_batch *b, int status) {
   if (atomic_fetch_sub(&b->pending, 1) != 1) return;
   int final = atomic_load(&b->worst);
   sd_delivery *parent = b->parent;
-  if (b->ack) b->ack(b->ack_ctx, (sd_status)final);
+  if (b->ack) b->ack(b->ack_ctx, (sd_status) final);
   batch_destroy(b);
   if (parent) delivery_release(parent, final);
 }
@@ -96,7 +101,8 @@ static void check_resume_locked(sd_stage *st, sd_stage ***resume, size_t *resume
 
 void flow_resume_producers(sd_stage **inputs, size_t count) {
   for (size_t i = 0; i < count; i++)
-    if (inputs[i]->desc && inputs[i]->desc->kind == SD_KIND_SOURCE) stage_request_pause(inputs[i], 0);
+    if (inputs[i]->desc && inputs[i]->desc->kind == SD_KIND_SOURCE)
+      stage_request_pause(inputs[i], 0);
 }
 
 static void update_queue_gauges(sd_stage *c) {
@@ -134,7 +140,8 @@ sd_result flow_emit(sd_stage *st, sd_batch *b, sd_ack_fn ack, void *ctx) {
   if (!st || !b) return SD_ERR;
   if (atomic_load(&b->emitted)) {
     metrics_add(st->m.errors_plugin_bug, 1);
-    log_msg(&st->origin, SD_LOG_ERROR, "plugin bug: emit() of a batch that was already emitted");
+    log_msg(&st->origin, SD_LOG_ERROR,
+            "plugin bug: emit() of a batch that was already emitted");
     return SD_ERR;
   }
   if (st->desc->kind == SD_KIND_SINK) return emit_refused(st, "a sink has no outputs");
@@ -196,8 +203,10 @@ sd_result flow_emit(sd_stage *st, sd_batch *b, sd_ack_fn ack, void *ctx) {
     atomic_init(&d->worst, SD_STATUS_OK);
     atomic_fetch_add(&b->pending, 1);
     d->prev = c->q_tail;
-    if (c->q_tail) c->q_tail->next = d;
-    else c->q_head = d;
+    if (c->q_tail)
+      c->q_tail->next = d;
+    else
+      c->q_head = d;
     c->q_tail = d;
     c->q_records += records;
     c->q_bytes += bytes;
@@ -211,8 +220,8 @@ sd_result flow_emit(sd_stage *st, sd_batch *b, sd_ack_fn ack, void *ctx) {
   metrics_add(st->m.bytes_out, (double)bytes);
   metrics_add(st->m.batches_out, 1);
   if (dropped)
-    log_msg(&st->origin, SD_LOG_WARN, "downstream queue full (on_full=drop): %zu records dropped",
-            records);
+    log_msg(&st->origin, SD_LOG_WARN,
+            "downstream queue full (on_full=drop): %zu records dropped", records);
   batch_release(b, dropped ? SD_STATUS_DROPPED : SD_STATUS_OK);
   return SD_OK;
 }
@@ -222,8 +231,10 @@ sd_delivery *flow_dequeue_locked(sd_stage *st, sd_stage ***resume, size_t *resum
   *resume_count = 0;
   if (!d) return NULL;
   st->q_head = d->next;
-  if (st->q_head) st->q_head->prev = NULL;
-  else st->q_tail = NULL;
+  if (st->q_head)
+    st->q_head->prev = NULL;
+  else
+    st->q_tail = NULL;
   size_t records = d->batch->record_count, bytes = d->batch->bytes;
   st->q_records -= records;
   st->q_bytes -= bytes;
@@ -241,8 +252,10 @@ sd_delivery *flow_dequeue_locked(sd_stage *st, sd_stage ***resume, size_t *resum
 }
 
 static void unlink_in_flight_locked(sd_stage *st, sd_delivery *d) {
-  if (d->prev) d->prev->next = d->next;
-  else st->fl_head = d->next;
+  if (d->prev)
+    d->prev->next = d->next;
+  else
+    st->fl_head = d->next;
   if (d->next) d->next->prev = d->prev;
   d->prev = d->next = NULL;
   st->in_flight--;
@@ -258,13 +271,14 @@ void flow_complete(sd_delivery *d, sd_status status) {
   if (atomic_exchange(&d->completed, 1)) {
     metrics_add(st->m.errors_plugin_bug, 1);
     log_msg(&st->origin, SD_LOG_ERROR,
-            "plugin bug: complete() called twice for the same delivery; the second call is ignored");
+            "plugin bug: complete() called twice for the same delivery; the second call is "
+            "ignored");
     return;
   }
   if ((unsigned)status > SD_STATUS_DROPPED) {
     metrics_add(st->m.errors_plugin_bug, 1);
-    log_msg(&st->origin, SD_LOG_ERROR, "plugin bug: complete() with unknown status %d, treated as fail",
-            (int)status);
+    log_msg(&st->origin, SD_LOG_ERROR,
+            "plugin bug: complete() with unknown status %d, treated as fail", (int)status);
     status = SD_STATUS_FAIL;
   }
   if (d->processed)

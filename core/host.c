@@ -26,12 +26,18 @@ static int h_log_enabled(sd_stage *st, sd_log_level level) {
   return log_enabled(st ? &st->origin : NULL, level);
 }
 
-static const char *h_stage_name(sd_stage *st) { return st ? st->name : ""; }
+static const char *h_stage_name(sd_stage *st) {
+  return st ? st->name : "";
+}
 static const char *h_config_string(sd_stage *st, const char *key) {
   return cfg_get_string(st->values, key);
 }
-static int64_t h_config_int(sd_stage *st, const char *key) { return cfg_get_int(st->values, key); }
-static int h_config_bool(sd_stage *st, const char *key) { return cfg_get_bool(st->values, key); }
+static int64_t h_config_int(sd_stage *st, const char *key) {
+  return cfg_get_int(st->values, key);
+}
+static int h_config_bool(sd_stage *st, const char *key) {
+  return cfg_get_bool(st->values, key);
+}
 static double h_config_double(sd_stage *st, const char *key) {
   return cfg_get_double(st->values, key);
 }
@@ -41,7 +47,9 @@ static int64_t h_config_size(sd_stage *st, const char *key) {
 static int64_t h_config_duration(sd_stage *st, const char *key) {
   return cfg_get_duration(st->values, key);
 }
-static int h_config_enum(sd_stage *st, const char *key) { return cfg_get_enum(st->values, key); }
+static int h_config_enum(sd_stage *st, const char *key) {
+  return cfg_get_enum(st->values, key);
+}
 static size_t h_config_list_count(sd_stage *st, const char *key) {
   return cfg_get_list_count(st->values, key);
 }
@@ -69,14 +77,19 @@ static sd_result h_config_error(sd_stage *st, const char *key, const char *fmt, 
       sd_errors_add(st->validate_errs, "%s:%d: stage \"%s\" (%s): %s", path, line, st->name,
                     plugin, msg);
   } else {
-    log_msg(&st->origin, SD_LOG_ERROR, "%s:%d: key \"%s\": %s", path, line, key ? key : "", msg);
+    log_msg(&st->origin, SD_LOG_ERROR, "%s:%d: key \"%s\": %s", path, line, key ? key : "",
+            msg);
   }
   return SD_ERR;
 }
 
-static const char *h_asset_dir(sd_stage *st) { return st->asset_dir; }
+static const char *h_asset_dir(sd_stage *st) {
+  return st->asset_dir;
+}
 
-static sd_batch *h_batch_new(sd_stage *st, size_t hint) { return batch_new(st, hint); }
+static sd_batch *h_batch_new(sd_stage *st, size_t hint) {
+  return batch_new(st, hint);
+}
 
 static void h_batch_free(sd_batch *b) {
   if (!b) return;
@@ -114,31 +127,48 @@ static sd_result h_field_string(sd_batch *b, const char *name, size_t name_len, 
   sd_value v = {.type = SD_STRING, .as.s = {s, len}};
   return batch_field(b, name, name_len, &v);
 }
-static sd_result h_field_value(sd_batch *b, const char *name, size_t name_len, const sd_value *v) {
+static sd_result h_field_value(sd_batch *b, const char *name, size_t name_len,
+                               const sd_value *v) {
   return batch_field(b, name, name_len, v);
 }
 
-static size_t h_batch_count(const sd_batch *b) { return batch_count(b); }
-static size_t h_batch_bytes(const sd_batch *b) { return batch_bytes(b); }
+static size_t h_batch_count(const sd_batch *b) {
+  return batch_count(b);
+}
+static size_t h_batch_bytes(const sd_batch *b) {
+  return batch_bytes(b);
+}
 static sd_result h_batch_record(const sd_batch *b, size_t i, sd_record_view *out) {
   return batch_view(b, i, out);
 }
-static const sd_schema *h_batch_schema(const sd_batch *b) { return b ? b->schema : NULL; }
+static const sd_schema *h_batch_schema(const sd_batch *b) {
+  return b ? b->schema : NULL;
+}
 
-static sd_schema *h_schema_new(sd_stage *st, const char *name, size_t n, const char *const *cols,
-                               const char *const *types) {
+static sd_schema *h_schema_new(sd_stage *st, const char *name, size_t n,
+                               const char *const *cols, const char *const *types) {
   (void)st;
   return schema_new(name, n, cols, types);
 }
-static void h_schema_release(sd_schema *s) { schema_release(s); }
-static void h_batch_set_schema(sd_batch *b, sd_schema *s) { batch_set_schema(b, s); }
-static void h_schema_view(const sd_schema *s, sd_schema_view *out) { schema_view(s, out); }
+static void h_schema_release(sd_schema *s) {
+  schema_release(s);
+}
+static void h_batch_set_schema(sd_batch *b, sd_schema *s) {
+  batch_set_schema(b, s);
+}
+static void h_schema_view(const sd_schema *s, sd_schema_view *out) {
+  schema_view(s, out);
+}
 
 static sd_result h_emit(sd_stage *st, sd_batch *b, sd_ack_fn ack, void *ctx) {
   return flow_emit(st, b, ack, ctx);
 }
-static void h_complete(sd_delivery *d, sd_status status) { flow_complete(d, status); }
-static const sd_batch *h_delivery_batch(const sd_delivery *d) { return d ? d->batch : NULL; }
+static void h_complete(sd_delivery *d, sd_status status) {
+  flow_complete(d, status);
+}
+static const sd_batch *h_delivery_batch(const sd_delivery *d) {
+  return d ? d->batch : NULL;
+}
 
 static sd_metric *plugin_metric(sd_stage *st, metric_type type, const char *name,
                                 const char *help, const char *labels, const double *buckets,
@@ -148,28 +178,40 @@ static sd_metric *plugin_metric(sd_stage *st, metric_type type, const char *name
   free(all);
   return m;
 }
-static sd_metric *h_counter(sd_stage *st, const char *name, const char *help, const char *labels) {
+static sd_metric *h_counter(sd_stage *st, const char *name, const char *help,
+                            const char *labels) {
   return plugin_metric(st, METRIC_COUNTER, name, help, labels, NULL, 0);
 }
-static sd_metric *h_gauge(sd_stage *st, const char *name, const char *help, const char *labels) {
+static sd_metric *h_gauge(sd_stage *st, const char *name, const char *help,
+                          const char *labels) {
   return plugin_metric(st, METRIC_GAUGE, name, help, labels, NULL, 0);
 }
 static sd_metric *h_histogram(sd_stage *st, const char *name, const char *help,
                               const char *labels, const double *buckets, size_t count) {
   return plugin_metric(st, METRIC_HISTOGRAM, name, help, labels, buckets, count);
 }
-static void h_metric_add(sd_metric *m, double d) { metrics_add(m, d); }
-static void h_metric_set(sd_metric *m, double v) { metrics_set(m, v); }
-static void h_metric_observe(sd_metric *m, double v) { metrics_observe(m, v); }
+static void h_metric_add(sd_metric *m, double d) {
+  metrics_add(m, d);
+}
+static void h_metric_set(sd_metric *m, double v) {
+  metrics_set(m, v);
+}
+static void h_metric_observe(sd_metric *m, double v) {
+  metrics_observe(m, v);
+}
 
 static sd_timer *h_timer_start(sd_stage *st, int64_t interval, int repeat, sd_timer_fn fn) {
   return stage_timer_start(st, interval, repeat, fn);
 }
-static void h_timer_stop(sd_timer *t) { stage_timer_stop(t); }
+static void h_timer_stop(sd_timer *t) {
+  stage_timer_stop(t);
+}
 static void h_wakeup(sd_stage *st) {
   if (st) stage_wakeup(st);
 }
-static int h_stopping(sd_stage *st) { return st && atomic_load(&st->pl->stopping); }
+static int h_stopping(sd_stage *st) {
+  return st && atomic_load(&st->pl->stopping);
+}
 
 static const sd_host_api table = {
     .struct_size = sizeof(sd_host_api),
@@ -224,4 +266,6 @@ static const sd_host_api table = {
     .stopping = h_stopping,
 };
 
-const sd_host_api *host_api(void) { return &table; }
+const sd_host_api *host_api(void) {
+  return &table;
+}

@@ -49,14 +49,20 @@ void loader_free(loader *ld) {
   free(ld);
 }
 
-const char *loader_dir(const loader *ld) { return ld->dir; }
+const char *loader_dir(const loader *ld) {
+  return ld->dir;
+}
 
 const char *loader_kind_name(uint32_t kind) {
   switch (kind) {
-  case SD_KIND_SOURCE: return "source";
-  case SD_KIND_QUERY: return "query";
-  case SD_KIND_SINK: return "sink";
-  default: return "unknown";
+  case SD_KIND_SOURCE:
+    return "source";
+  case SD_KIND_QUERY:
+    return "query";
+  case SD_KIND_SINK:
+    return "sink";
+  default:
+    return "unknown";
   }
 }
 
@@ -77,10 +83,11 @@ static int name_is_safe(const char *name) {
 }
 
 /* Checks a descriptor that dlsym handed us; returns 0 or adds one error. */
-static int check_descriptor(const char *name, const char *path,
-                            const sd_plugin_descriptor *d, sd_errors *errs) {
+static int check_descriptor(const char *name, const char *path, const sd_plugin_descriptor *d,
+                            sd_errors *errs) {
   if (d->magic != SD_ABI_MAGIC) {
-    sd_errors_add(errs, "plugin \"%s\": bad magic 0x%08X (expected 0x%08X): not a sensord plugin",
+    sd_errors_add(errs,
+                  "plugin \"%s\": bad magic 0x%08X (expected 0x%08X): not a sensord plugin",
                   name, d->magic, SD_ABI_MAGIC);
     return -1;
   }
@@ -100,22 +107,25 @@ static int check_descriptor(const char *name, const char *path,
   }
   if (d->build_traits != SD_BUILD_TRAITS) {
     char mine[32], theirs[32];
-    sd_errors_add(errs,
-                  "plugin \"%s\": built for %s (traits 0x%X), this sensord is %s (traits 0x%X): "
-                  "rebuild the plugin for this machine",
-                  name, traits_text(d->build_traits, theirs, sizeof theirs), d->build_traits,
-                  traits_text(SD_BUILD_TRAITS, mine, sizeof mine), SD_BUILD_TRAITS);
+    sd_errors_add(
+        errs,
+        "plugin \"%s\": built for %s (traits 0x%X), this sensord is %s (traits 0x%X): "
+        "rebuild the plugin for this machine",
+        name, traits_text(d->build_traits, theirs, sizeof theirs), d->build_traits,
+        traits_text(SD_BUILD_TRAITS, mine, sizeof mine), SD_BUILD_TRAITS);
     return -1;
   }
   if (d->abi_minor > SD_ABI_MINOR) {
-    sd_errors_add(errs, "plugin \"%s\": needs ABI %d.%u but this sensord provides %d.%d: upgrade sensord",
-                  name, SD_ABI_MAJOR, (unsigned)d->abi_minor, SD_ABI_MAJOR, SD_ABI_MINOR);
+    sd_errors_add(
+        errs, "plugin \"%s\": needs ABI %d.%u but this sensord provides %d.%d: upgrade sensord",
+        name, SD_ABI_MAJOR, (unsigned)d->abi_minor, SD_ABI_MAJOR, SD_ABI_MINOR);
     return -1;
   }
   size_t need = descriptor_size_for_minor(d->abi_minor);
   if (d->struct_size < need) {
     sd_errors_add(errs,
-                  "plugin \"%s\": descriptor is %u bytes, ABI %d.%u needs at least %zu: rebuild the plugin",
+                  "plugin \"%s\": descriptor is %u bytes, ABI %d.%u needs at least %zu: "
+                  "rebuild the plugin",
                   name, d->struct_size, SD_ABI_MAJOR, (unsigned)d->abi_minor, need);
     return -1;
   }
@@ -126,7 +136,8 @@ static int check_descriptor(const char *name, const char *path,
 /* Checks after the descriptor was copied: identity, kind, callbacks, config table. */
 static int check_contents(const char *name, const sd_plugin_descriptor *d, sd_errors *errs) {
   if (!d->name) {
-    sd_errors_add(errs, "plugin \"%s\": descriptor has no name (expected \"%s\"): fix the plugin",
+    sd_errors_add(errs,
+                  "plugin \"%s\": descriptor has no name (expected \"%s\"): fix the plugin",
                   name, name);
     return -1;
   }
@@ -139,18 +150,20 @@ static int check_contents(const char *name, const sd_plugin_descriptor *d, sd_er
   }
   if (d->kind != SD_KIND_SOURCE && d->kind != SD_KIND_QUERY && d->kind != SD_KIND_SINK) {
     sd_errors_add(errs,
-                  "plugin \"%s\": unknown kind %u (expected %d source, %d query or %d sink): fix the plugin",
+                  "plugin \"%s\": unknown kind %u (expected %d source, %d query or %d sink): "
+                  "fix the plugin",
                   name, d->kind, SD_KIND_SOURCE, SD_KIND_QUERY, SD_KIND_SINK);
     return -1;
   }
   const char *kind = loader_kind_name(d->kind);
   if (!d->init) {
-    sd_errors_add(errs, "plugin \"%s\": a %s plugin must provide init(): fix the plugin", name, kind);
+    sd_errors_add(errs, "plugin \"%s\": a %s plugin must provide init(): fix the plugin", name,
+                  kind);
     return -1;
   }
   if (d->kind != SD_KIND_SOURCE && !d->process) {
-    sd_errors_add(errs, "plugin \"%s\": a %s plugin must provide process(): fix the plugin", name,
-                  kind);
+    sd_errors_add(errs, "plugin \"%s\": a %s plugin must provide process(): fix the plugin",
+                  name, kind);
     return -1;
   }
   if (d->config_keys) {
@@ -179,14 +192,15 @@ const loader_plugin *loader_load(loader *ld, const char *name, sd_errors *errs) 
   char *path = xasprintf("%s/%s.so", ld->dir, name);
   struct stat st;
   if (stat(path, &st) != 0) {
-    sd_errors_add(errs, "plugin \"%s\": no %s.so in %s (sensord --list-plugins shows what is there)",
+    sd_errors_add(errs,
+                  "plugin \"%s\": no %s.so in %s (sensord --list-plugins shows what is there)",
                   name, name, ld->dir);
     free(path);
     return NULL;
   }
   if (!S_ISREG(st.st_mode)) {
-    sd_errors_add(errs, "plugin \"%s\": %s is not a regular file: remove it from %s", name, path,
-                  ld->dir);
+    sd_errors_add(errs, "plugin \"%s\": %s is not a regular file: remove it from %s", name,
+                  path, ld->dir);
     free(path);
     return NULL;
   }
@@ -206,7 +220,8 @@ const loader_plugin *loader_load(loader *ld, const char *name, sd_errors *errs) 
   void *handle = dlopen(path, RTLD_NOW | RTLD_LOCAL);
   if (!handle) {
     const char *why = dlerror();
-    sd_errors_add(errs, "plugin \"%s\": cannot load %s: %s", name, path, why ? why : "unknown error");
+    sd_errors_add(errs, "plugin \"%s\": cannot load %s: %s", name, path,
+                  why ? why : "unknown error");
     free(path);
     return NULL;
   }
@@ -221,8 +236,8 @@ const loader_plugin *loader_load(loader *ld, const char *name, sd_errors *errs) 
   memcpy(&entry, &sym, sizeof entry); /* object pointer to function pointer, POSIX-style */
   const sd_plugin_descriptor *d = entry();
   if (!d) {
-    sd_errors_add(errs, "plugin \"%s\": %s() in %s returned no descriptor: fix the plugin", name,
-                  SD_PLUGIN_ENTRY_SYMBOL, path);
+    sd_errors_add(errs, "plugin \"%s\": %s() in %s returned no descriptor: fix the plugin",
+                  name, SD_PLUGIN_ENTRY_SYMBOL, path);
     goto fail;
   }
   if (check_descriptor(name, path, d, errs) != 0) goto fail;

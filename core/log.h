@@ -28,8 +28,8 @@ void log_vmsg(const log_origin *origin, sd_log_level level, const char *fmt, va_
 
 /* Core messages without a stage. */
 #define LOG_ERROR(...) log_msg(NULL, SD_LOG_ERROR, __VA_ARGS__)
-#define LOG_WARN(...) log_msg(NULL, SD_LOG_WARN, __VA_ARGS__)
-#define LOG_INFO(...) log_msg(NULL, SD_LOG_INFO, __VA_ARGS__)
+#define LOG_WARN(...)  log_msg(NULL, SD_LOG_WARN, __VA_ARGS__)
+#define LOG_INFO(...)  log_msg(NULL, SD_LOG_INFO, __VA_ARGS__)
 #define LOG_DEBUG(...) log_msg(NULL, SD_LOG_DEBUG, __VA_ARGS__)
 
 /* How many lines were suppressed by rate limiting since start (for /metrics). */

@@ -80,27 +80,45 @@ static int check_or_run(const char *config, const char *plugin_dir, int check_on
 
 int main(int argc, char **argv) {
   enum { OPT_LIST = 256, OPT_INFO, OPT_CORE, OPT_FORMAT };
-  static const struct option options[] = {
-      {"config", required_argument, NULL, 'c'},  {"check", no_argument, NULL, 't'},
-      {"plugin-dir", required_argument, NULL, 'p'}, {"list-plugins", no_argument, NULL, OPT_LIST},
-      {"plugin-info", required_argument, NULL, OPT_INFO}, {"core-info", no_argument, NULL, OPT_CORE},
-      {"format", required_argument, NULL, OPT_FORMAT}, {"version", no_argument, NULL, 'V'},
-      {"help", no_argument, NULL, 'h'},            {NULL, 0, NULL, 0}};
+  static const struct option options[] = {{"config", required_argument, NULL, 'c'},
+                                          {"check", no_argument, NULL, 't'},
+                                          {"plugin-dir", required_argument, NULL, 'p'},
+                                          {"list-plugins", no_argument, NULL, OPT_LIST},
+                                          {"plugin-info", required_argument, NULL, OPT_INFO},
+                                          {"core-info", no_argument, NULL, OPT_CORE},
+                                          {"format", required_argument, NULL, OPT_FORMAT},
+                                          {"version", no_argument, NULL, 'V'},
+                                          {"help", no_argument, NULL, 'h'},
+                                          {NULL, 0, NULL, 0}};
   const char *config = NULL, *plugin_dir = NULL, *info_name = NULL;
   int check = 0, list = 0, core = 0;
   info_format format = INFO_TEXT;
   int opt;
   while ((opt = getopt_long(argc, argv, "c:tp:Vh", options, NULL)) != -1) {
     switch (opt) {
-    case 'c': config = optarg; break;
-    case 't': check = 1; break;
-    case 'p': plugin_dir = optarg; break;
-    case OPT_LIST: list = 1; break;
-    case OPT_INFO: info_name = optarg; break;
-    case OPT_CORE: core = 1; break;
+    case 'c':
+      config = optarg;
+      break;
+    case 't':
+      check = 1;
+      break;
+    case 'p':
+      plugin_dir = optarg;
+      break;
+    case OPT_LIST:
+      list = 1;
+      break;
+    case OPT_INFO:
+      info_name = optarg;
+      break;
+    case OPT_CORE:
+      core = 1;
+      break;
     case OPT_FORMAT:
-      if (strcmp(optarg, "markdown") == 0) format = INFO_MARKDOWN;
-      else if (strcmp(optarg, "text") == 0) format = INFO_TEXT;
+      if (strcmp(optarg, "markdown") == 0)
+        format = INFO_MARKDOWN;
+      else if (strcmp(optarg, "text") == 0)
+        format = INFO_TEXT;
       else {
         fprintf(stderr, "sensord: --format %s: expected text or markdown\n", optarg);
         return 2;
@@ -109,8 +127,12 @@ int main(int argc, char **argv) {
     case 'V':
       printf("sensord %s (plugin ABI %d.%d)\n", SENSORD_VERSION, SD_ABI_MAJOR, SD_ABI_MINOR);
       return 0;
-    case 'h': usage(stdout); return 0;
-    default: usage(stderr); return 2;
+    case 'h':
+      usage(stdout);
+      return 0;
+    default:
+      usage(stderr);
+      return 2;
     }
   }
   if (optind < argc) {
@@ -127,7 +149,8 @@ int main(int argc, char **argv) {
     return code;
   }
   if (!config) {
-    fprintf(stderr, "sensord: no pipeline file: use -c FILE (etc/pipeline.ini is an example)\n");
+    fprintf(stderr,
+            "sensord: no pipeline file: use -c FILE (etc/pipeline.ini is an example)\n");
     usage(stderr);
     return 2;
   }

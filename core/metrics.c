@@ -7,8 +7,8 @@
 #include "util.h"
 
 #include <math.h>
-#include <stdarg.h>
 #include <pthread.h>
+#include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 #include <string.h>
@@ -102,8 +102,8 @@ static metric_family *new_family(metric_type type, const char *name, const char 
   return f;
 }
 
-static sd_metric *detach(metric_type type, const char *name, const char *help, const char *labels,
-                         const char *why) {
+static sd_metric *detach(metric_type type, const char *name, const char *help,
+                         const char *labels, const char *why) {
   log_msg(NULL, SD_LOG_ERROR, "metric \"%s\" {%s} refused: %s (it will not be exported)",
           name ? name : "(null)", labels ? labels : "", why);
   metric_family *f = new_family(type, "detached", help, NULL, 0);
@@ -143,15 +143,19 @@ sd_metric *metrics_register(metric_type type, const char *name, const char *help
   }
   if (!f) {
     f = new_family(type, name, help, buckets, bucket_count);
-    if (families_tail) families_tail->next = f;
-    else families = f;
+    if (families_tail)
+      families_tail->next = f;
+    else
+      families = f;
     families_tail = f;
   }
   for (m = f->series; m; m = m->next)
     if (strcmp(m->labels, labels ? labels : "") == 0) goto out;
   m = new_series(f, labels);
-  if (f->series_tail) f->series_tail->next = m;
-  else f->series = m;
+  if (f->series_tail)
+    f->series_tail->next = m;
+  else
+    f->series = m;
   f->series_tail = m;
 out:
   pthread_mutex_unlock(&registry_lock);
@@ -172,7 +176,8 @@ void metrics_observe(sd_metric *m, double value) {
   metric_family *f = m->family;
   size_t i = 0;
   while (i < f->bucket_count && value > f->buckets[i]) i++;
-  if (i < f->bucket_count) atomic_fetch_add_explicit(&m->bucket_hits[i], 1, memory_order_relaxed);
+  if (i < f->bucket_count)
+    atomic_fetch_add_explicit(&m->bucket_hits[i], 1, memory_order_relaxed);
   atomic_add_double(&m->value_bits, value);
   atomic_fetch_add_explicit(&m->count, 1, memory_order_relaxed);
 }
@@ -207,17 +212,24 @@ static void put(text *t, const char *fmt, ...) {
 
 /* Prometheus floats: integers without a fraction, +Inf/-Inf/NaN spelled out. */
 static void put_number(text *t, double v) {
-  if (isnan(v)) put(t, "NaN");
-  else if (isinf(v)) put(t, v > 0 ? "+Inf" : "-Inf");
-  else if (v == floor(v) && fabs(v) < 1e15) put(t, "%.0f", v);
-  else put(t, "%s", util_shortest_double(v, (char[32]){0}, 32));
+  if (isnan(v))
+    put(t, "NaN");
+  else if (isinf(v))
+    put(t, v > 0 ? "+Inf" : "-Inf");
+  else if (v == floor(v) && fabs(v) < 1e15)
+    put(t, "%.0f", v);
+  else
+    put(t, "%s", util_shortest_double(v, (char[32]){0}, 32));
 }
 
 static void put_help(text *t, const char *help) {
   for (const char *c = help; *c; c++) {
-    if (*c == '\\') put(t, "\\\\");
-    else if (*c == '\n') put(t, "\\n");
-    else put(t, "%c", *c);
+    if (*c == '\\')
+      put(t, "\\\\");
+    else if (*c == '\n')
+      put(t, "\\n");
+    else
+      put(t, "%c", *c);
   }
 }
 
@@ -308,10 +320,14 @@ char *metrics_escape_label(const char *value) {
   text t = {xmalloc(64), 0, 64};
   t.buf[0] = '\0';
   for (const char *c = value ? value : ""; *c; c++) {
-    if (*c == '\\') put(&t, "\\\\");
-    else if (*c == '"') put(&t, "\\\"");
-    else if (*c == '\n') put(&t, "\\n");
-    else put(&t, "%c", *c);
+    if (*c == '\\')
+      put(&t, "\\\\");
+    else if (*c == '"')
+      put(&t, "\\\"");
+    else if (*c == '\n')
+      put(&t, "\\n");
+    else
+      put(&t, "%c", *c);
   }
   return t.buf;
 }

@@ -47,17 +47,18 @@ static sd_stage *build_stage(pipeline *pl, const cfg_section *sec, sd_errors *er
   const char *path = pl->file->path;
   int stage_ok = 1;
   if (!valid_stage_name(sec->name)) {
-    sd_errors_add(errs,
-                  "%s:%d: stage \"%s\": invalid stage name: use letters, digits, '_', '-' and '.'",
-                  path, sec->line, sec->name);
+    sd_errors_add(
+        errs, "%s:%d: stage \"%s\": invalid stage name: use letters, digits, '_', '-' and '.'",
+        path, sec->line, sec->name);
     stage_ok = 0;
   }
   const cfg_entry *plugin = cfg_section_entry(sec, "plugin");
   if (!plugin || !plugin->value[0]) {
-    sd_errors_add(errs,
-                  "%s:%d: stage \"%s\": key \"plugin\": required key is missing: add plugin = NAME "
-                  "(sensord --list-plugins shows what is there)",
-                  path, plugin ? plugin->line : sec->line, sec->name);
+    sd_errors_add(
+        errs,
+        "%s:%d: stage \"%s\": key \"plugin\": required key is missing: add plugin = NAME "
+        "(sensord --list-plugins shows what is there)",
+        path, plugin ? plugin->line : sec->line, sec->name);
   } else {
     sd_errors *load_errs = sd_errors_new();
     st->plugin = loader_load(pl->ld, plugin->value, load_errs);
@@ -119,8 +120,8 @@ static void check_edges(pipeline *pl, sd_errors *errs) {
           free(known);
           known = next;
         }
-        sd_errors_add(errs, "%s:%d: stage \"%s\": input \"%s\" names no stage (stages: %s)", path,
-                      line, st->name, name, known);
+        sd_errors_add(errs, "%s:%d: stage \"%s\": input \"%s\" names no stage (stages: %s)",
+                      path, line, st->name, name, known);
         free(known);
         continue;
       }
@@ -142,12 +143,13 @@ static void check_edges(pipeline *pl, sd_errors *errs) {
     }
     if (!st->desc) continue;
     if (st->desc->kind == SD_KIND_SOURCE && st->input_name_count > 0)
-      sd_errors_add(errs, "%s:%d: stage \"%s\" (%s): a source takes no inputs: remove inputs", path,
-                    line, st->name, st->plugin->name);
+      sd_errors_add(errs, "%s:%d: stage \"%s\" (%s): a source takes no inputs: remove inputs",
+                    path, line, st->name, st->plugin->name);
     if (st->desc->kind != SD_KIND_SOURCE && st->input_name_count == 0)
-      sd_errors_add(errs,
-                    "%s:%d: stage \"%s\" (%s): a %s stage needs inputs: add inputs = STAGE[, STAGE…]",
-                    path, st->line, st->name, st->plugin->name, loader_kind_name(st->desc->kind));
+      sd_errors_add(
+          errs,
+          "%s:%d: stage \"%s\" (%s): a %s stage needs inputs: add inputs = STAGE[, STAGE…]",
+          path, st->line, st->name, st->plugin->name, loader_kind_name(st->desc->kind));
   }
 }
 
@@ -221,7 +223,8 @@ static void order_stages(pipeline *pl) {
     for (size_t i = 0; i < n; i++) pl->stages[i]->index = i;
     for (size_t i = 0; i < n; i++) {
       sd_stage *st = pl->stages[i];
-      if (st->output_count > 1) qsort(st->outputs, st->output_count, sizeof *st->outputs, compare_index);
+      if (st->output_count > 1)
+        qsort(st->outputs, st->output_count, sizeof *st->outputs, compare_index);
     }
   }
   free(missing);
@@ -255,7 +258,8 @@ pipeline *pipeline_load(const char *path, const char *plugin_dir_override, sd_er
     add_edge(&pl->stages, &pl->stage_count, st);
   }
   if (pl->stage_count == 0) {
-    sd_errors_add(errs, "%s: no stages: add a section such as [gen] with plugin = source_gen", path);
+    sd_errors_add(errs, "%s: no stages: add a section such as [gen] with plugin = source_gen",
+                  path);
     return pl;
   }
   check_edges(pl, errs);

@@ -14,13 +14,17 @@ typedef struct key_row {
   char *cells[6]; /* key, type, default, allowed, flags, description */
 } key_row;
 
-static const char *const headers[6] = {"KEY", "TYPE", "DEFAULT", "ALLOWED", "FLAGS", "DESCRIPTION"};
+static const char *const headers[6] = {"KEY",     "TYPE",  "DEFAULT",
+                                       "ALLOWED", "FLAGS", "DESCRIPTION"};
 
 static char *format_bound(uint32_t type, double v) {
   char buf[64];
-  if (type == SD_CFG_SIZE) cfg_format_size((int64_t)v, buf, sizeof buf);
-  else if (type == SD_CFG_DURATION) cfg_format_duration((int64_t)v, buf, sizeof buf);
-  else snprintf(buf, sizeof buf, "%.15g", v);
+  if (type == SD_CFG_SIZE)
+    cfg_format_size((int64_t)v, buf, sizeof buf);
+  else if (type == SD_CFG_DURATION)
+    cfg_format_duration((int64_t)v, buf, sizeof buf);
+  else
+    snprintf(buf, sizeof buf, "%.15g", v);
   return xstrdup(buf);
 }
 
@@ -58,8 +62,10 @@ static key_row *build_rows(const sd_config_key *table, size_t *count) {
     const sd_config_key *k = &table[i];
     rows[i].cells[0] = xstrdup(k->name);
     rows[i].cells[1] = xstrdup(cfg_type_name(k->type));
-    if (k->flags & SD_CFG_SECRET) rows[i].cells[2] = xstrdup(k->default_value ? "(secret)" : "");
-    else rows[i].cells[2] = xstrdup(k->default_value ? k->default_value : "");
+    if (k->flags & SD_CFG_SECRET)
+      rows[i].cells[2] = xstrdup(k->default_value ? "(secret)" : "");
+    else
+      rows[i].cells[2] = xstrdup(k->default_value ? k->default_value : "");
     rows[i].cells[3] = allowed_text(k);
     rows[i].cells[4] = flags_text(k->flags);
     rows[i].cells[5] = xstrdup(k->description ? k->description : "");
@@ -99,9 +105,12 @@ static void md_cell(FILE *out, const char *text, int code) {
   }
   if (code) fputs("`", out);
   for (const char *c = text; *c; c++) {
-    if (*c == '|') fputs(code ? "\\|" : "\\|", out);
-    else if (*c == '\n') fputs(" ", out);
-    else fputc(*c, out);
+    if (*c == '|')
+      fputs(code ? "\\|" : "\\|", out);
+    else if (*c == '\n')
+      fputs(" ", out);
+    else
+      fputc(*c, out);
   }
   if (code) fputs("`", out);
   fputs(" |", out);
@@ -125,9 +134,14 @@ static void print_markdown_table(FILE *out, const key_row *rows, size_t n) {
 static void print_table(FILE *out, const sd_config_key *table, info_format format) {
   size_t n;
   key_row *rows = build_rows(table, &n);
-  if (n == 0) fputs(format == INFO_MARKDOWN ? "This plugin has no keys of its own.\n" : "(no keys of its own)\n", out);
-  else if (format == INFO_MARKDOWN) print_markdown_table(out, rows, n);
-  else print_text_table(out, rows, n);
+  if (n == 0)
+    fputs(format == INFO_MARKDOWN ? "This plugin has no keys of its own.\n"
+                                  : "(no keys of its own)\n",
+          out);
+  else if (format == INFO_MARKDOWN)
+    print_markdown_table(out, rows, n);
+  else
+    print_text_table(out, rows, n);
   free_rows(rows, n);
 }
 
@@ -136,7 +150,8 @@ static void core_key_names(FILE *out) {
     fprintf(out, "%s%s", k == cfg_core_stage_keys ? "" : ", ", k->name);
 }
 
-int info_plugin(const char *plugin_dir, const char *name, info_format format, FILE *out, FILE *err) {
+int info_plugin(const char *plugin_dir, const char *name, info_format format, FILE *out,
+                FILE *err) {
   loader *ld = loader_new(plugin_dir);
   sd_errors *errs = sd_errors_new();
   const loader_plugin *p = loader_load(ld, name, errs);
@@ -158,8 +173,8 @@ int info_plugin(const char *plugin_dir, const char *name, info_format format, FI
     core_key_names(out);
     fputs(" (see `sensord --core-info`).\n", out);
   } else {
-    fprintf(out, "name:        %s\nkind:        %s\nversion:     %s\ndescription: %s\n", d->name,
-            loader_kind_name(d->kind), version, description);
+    fprintf(out, "name:        %s\nkind:        %s\nversion:     %s\ndescription: %s\n",
+            d->name, loader_kind_name(d->kind), version, description);
     fprintf(out, "file:        %s\nabi:         %u.%u (this sensord: %d.%d)\n\n", p->path,
             (unsigned)d->abi_major, (unsigned)d->abi_minor, SD_ABI_MAJOR, SD_ABI_MINOR);
     print_table(out, d->config_keys, format);
@@ -176,7 +191,8 @@ int info_core(info_format format, FILE *out) {
   if (format == INFO_MARKDOWN) {
     fputs("## [sensord]\n\nDaemon settings, in the `[sensord]` section.\n\n", out);
     print_table(out, cfg_daemon_keys, format);
-    fputs("\n## Core stage keys\n\nEvery stage section takes these besides its plugin's keys.\n\n",
+    fputs("\n## Core stage keys\n\nEvery stage section takes these besides its plugin's "
+          "keys.\n\n",
           out);
     print_table(out, cfg_core_stage_keys, format);
   } else {
@@ -205,8 +221,8 @@ int info_list_plugins(const char *plugin_dir, FILE *out, FILE *err) {
     sd_errors *errs = sd_errors_new();
     const loader_plugin *p = loader_load(ld, names[i], errs);
     if (p)
-      fprintf(out, "%-*s  %-6s  %-8s  %s\n", (int)width, names[i], loader_kind_name(p->desc.kind),
-              p->desc.version ? p->desc.version : "-",
+      fprintf(out, "%-*s  %-6s  %-8s  %s\n", (int)width, names[i],
+              loader_kind_name(p->desc.kind), p->desc.version ? p->desc.version : "-",
               p->desc.description ? p->desc.description : "");
     else
       fprintf(out, "%-*s  %-6s  %-8s  refused: %s\n", (int)width, names[i], "-", "-",

@@ -58,7 +58,8 @@ static const char *signal_name(int sig) {
 }
 
 static void second_signal_exit(int sig) {
-  log_msg(NULL, SD_LOG_ERROR, "second signal (%s) during shutdown: exiting at once without draining",
+  log_msg(NULL, SD_LOG_ERROR,
+          "second signal (%s) during shutdown: exiting at once without draining",
           signal_name(sig));
   log_shutdown();
   _exit(1);
@@ -162,8 +163,8 @@ static int64_t stop_and_destroy(runtime *rt, int64_t deadline) {
   }
   for (size_t i = 0; i < pl->stage_count; i++) {
     if (lost[i] > 0)
-      log_msg(&pl->stages[i]->origin, SD_LOG_WARN, "shutdown: %lld records could not be delivered",
-              (long long)lost[i]);
+      log_msg(&pl->stages[i]->origin, SD_LOG_WARN,
+              "shutdown: %lld records could not be delivered", (long long)lost[i]);
     total += lost[i];
   }
   free(lost);
@@ -219,8 +220,8 @@ int runtime_run(pipeline *pl) {
   if (level && log_parse_level(level) >= 0) log_set_level((sd_log_level)log_parse_level(level));
   atomic_store(&pl->phase, PHASE_STARTING);
   for (size_t i = 0; i < pl->stage_count; i++) stage_init_runtime(pl->stages[i]);
-  char *build_labels = xasprintf("version=\"%s\",abi=\"%d.%d\"", SENSORD_VERSION, SD_ABI_MAJOR,
-                                 SD_ABI_MINOR);
+  char *build_labels =
+      xasprintf("version=\"%s\",abi=\"%d.%d\"", SENSORD_VERSION, SD_ABI_MAJOR, SD_ABI_MINOR);
   metrics_set(metrics_register(METRIC_GAUGE, "build_info", "sensord version and plugin ABI",
                                build_labels, NULL, 0),
               1);
@@ -245,7 +246,8 @@ int runtime_run(pipeline *pl) {
     code = 1;
     atomic_store(&pl->stopping, 1);
     atomic_store(&pl->phase, PHASE_DRAINING);
-    int64_t deadline = util_now_mono_ns() + (pl->grace_ns < 2000000000 ? pl->grace_ns : 2000000000);
+    int64_t deadline =
+        util_now_mono_ns() + (pl->grace_ns < 2000000000 ? pl->grace_ns : 2000000000);
     drain_pipeline(&rt, deadline);
     stop_and_destroy(&rt, deadline);
   } else {
@@ -256,8 +258,8 @@ int runtime_run(pipeline *pl) {
     while (!(sig = wait_signal(&rt, 1000))) log_tick();
     char grace[32];
     cfg_format_duration(pl->grace_ns, grace, sizeof grace);
-    LOG_INFO("received %s: draining (grace %s; a second signal exits at once)", signal_name(sig),
-             grace);
+    LOG_INFO("received %s: draining (grace %s; a second signal exits at once)",
+             signal_name(sig), grace);
     int64_t deadline = util_now_mono_ns() + pl->grace_ns;
     atomic_store(&pl->stopping, 1);
     atomic_store(&pl->phase, PHASE_DRAINING);

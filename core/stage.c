@@ -14,13 +14,20 @@
 
 const char *stage_state_name(stage_state s) {
   switch (s) {
-  case STAGE_CREATED: return "created";
-  case STAGE_STARTING: return "starting";
-  case STAGE_RUNNING: return "running";
-  case STAGE_DRAINING: return "draining";
-  case STAGE_DRAINED: return "drained";
-  case STAGE_STOPPED: return "stopped";
-  case STAGE_FAILED: return "failed";
+  case STAGE_CREATED:
+    return "created";
+  case STAGE_STARTING:
+    return "starting";
+  case STAGE_RUNNING:
+    return "running";
+  case STAGE_DRAINING:
+    return "draining";
+  case STAGE_DRAINED:
+    return "drained";
+  case STAGE_STOPPED:
+    return "stopped";
+  case STAGE_FAILED:
+    return "failed";
   }
   return "unknown";
 }
@@ -42,8 +49,8 @@ static int core_enum_index(const char *key, const char *name) {
   return -1;
 }
 
-static sd_metric *stage_metric(sd_stage *st, metric_type type, const char *name, const char *help,
-                               const char *extra) {
+static sd_metric *stage_metric(sd_stage *st, metric_type type, const char *name,
+                               const char *help, const char *extra) {
   char *labels = extra ? xasprintf("%s,%s", st->labels, extra) : xstrdup(st->labels);
   sd_metric *m = metrics_register(type, name, help, labels, NULL, 0);
   free(labels);
@@ -82,9 +89,12 @@ void stage_init_runtime(sd_stage *st) {
   st->max_records = cfg_get_int(st->values, "queue.max_records");
   st->max_bytes = cfg_get_size(st->values, "queue.max_bytes");
   int idx = cfg_get_enum(st->values, "on_full");
-  if (idx == core_enum_index("on_full", "reject")) st->on_full = ON_FULL_REJECT;
-  else if (idx == core_enum_index("on_full", "drop")) st->on_full = ON_FULL_DROP;
-  else st->on_full = ON_FULL_BLOCK;
+  if (idx == core_enum_index("on_full", "reject"))
+    st->on_full = ON_FULL_REJECT;
+  else if (idx == core_enum_index("on_full", "drop"))
+    st->on_full = ON_FULL_DROP;
+  else
+    st->on_full = ON_FULL_BLOCK;
   stage_register_metrics(st);
 }
 
@@ -108,31 +118,33 @@ void stage_register_metrics(sd_stage *st) {
                                 "Bytes waiting in the stage's input queue", NULL);
   m->in_flight = stage_metric(st, METRIC_GAUGE, "in_flight_batches",
                               "Batches handed to process() and not completed yet", NULL);
-  m->dropped_queue_full = stage_metric(st, METRIC_COUNTER, "dropped_records_total",
-                                       "Records dropped instead of queued, by reason",
-                                       "reason=\"queue_full\"");
-  m->dropped_shutdown = stage_metric(st, METRIC_COUNTER, "dropped_records_total",
-                                     "Records dropped instead of queued, by reason",
-                                     "reason=\"shutdown\"");
-  m->errors_process = stage_metric(st, METRIC_COUNTER, "errors_total",
-                                   "Errors by reason: process() failed, emit refused, plugin bug",
-                                   "reason=\"process\"");
+  m->dropped_queue_full =
+      stage_metric(st, METRIC_COUNTER, "dropped_records_total",
+                   "Records dropped instead of queued, by reason", "reason=\"queue_full\"");
+  m->dropped_shutdown =
+      stage_metric(st, METRIC_COUNTER, "dropped_records_total",
+                   "Records dropped instead of queued, by reason", "reason=\"shutdown\"");
+  m->errors_process = stage_metric(
+      st, METRIC_COUNTER, "errors_total",
+      "Errors by reason: process() failed, emit refused, plugin bug", "reason=\"process\"");
   m->errors_emit = stage_metric(st, METRIC_COUNTER, "errors_total",
                                 "Errors by reason: process() failed, emit refused, plugin bug",
                                 "reason=\"emit\"");
-  m->errors_plugin_bug = stage_metric(st, METRIC_COUNTER, "errors_total",
-                                      "Errors by reason: process() failed, emit refused, plugin bug",
-                                      "reason=\"plugin_bug\"");
-  m->busy = stage_metric(st, METRIC_COUNTER, "emit_busy_total",
-                         "Emits refused with SD_BUSY because a consumer queue was full (on_full=reject)",
-                         NULL);
+  m->errors_plugin_bug = stage_metric(
+      st, METRIC_COUNTER, "errors_total",
+      "Errors by reason: process() failed, emit refused, plugin bug", "reason=\"plugin_bug\"");
+  m->busy = stage_metric(
+      st, METRIC_COUNTER, "emit_busy_total",
+      "Emits refused with SD_BUSY because a consumer queue was full (on_full=reject)", NULL);
   static const char *const status_labels[4] = {"status=\"ok\"", "status=\"retry\"",
                                                "status=\"fail\"", "status=\"dropped\""};
   for (int i = 0; i < 4; i++)
-    m->completed[i] = stage_metric(st, METRIC_COUNTER, "completed_batches_total",
-                                   "Batches this stage finished, by final status", status_labels[i]);
-  m->latency = metrics_register(METRIC_HISTOGRAM, "process_seconds",
-                                "Time from process() to complete() per batch", st->labels, NULL, 0);
+    m->completed[i] =
+        stage_metric(st, METRIC_COUNTER, "completed_batches_total",
+                     "Batches this stage finished, by final status", status_labels[i]);
+  m->latency =
+      metrics_register(METRIC_HISTOGRAM, "process_seconds",
+                       "Time from process() to complete() per batch", st->labels, NULL, 0);
 }
 
 void stage_free(sd_stage *st) {
@@ -223,7 +235,8 @@ static void *stage_main(void *arg) {
       int pause = st->pause_wanted;
       st->pause_applied = pause;
       pthread_mutex_unlock(&st->mu);
-      log_msg(&st->origin, SD_LOG_DEBUG, "%s", pause ? "downstream full: pausing" : "downstream has room: resuming");
+      log_msg(&st->origin, SD_LOG_DEBUG, "%s",
+              pause ? "downstream full: pausing" : "downstream has room: resuming");
       if (pause && st->desc->pause) st->desc->pause(st->state);
       if (!pause && st->desc->resume) st->desc->resume(st->state);
       pthread_mutex_lock(&st->mu);

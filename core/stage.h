@@ -26,9 +26,18 @@ typedef enum stage_state {
 } stage_state;
 
 /* Whole-daemon phase (pipeline.phase), reported by /healthz and /stages. */
-typedef enum runtime_phase { PHASE_STARTING = 0, PHASE_RUNNING, PHASE_DRAINING, PHASE_STOPPED } runtime_phase;
+typedef enum runtime_phase {
+  PHASE_STARTING = 0,
+  PHASE_RUNNING,
+  PHASE_DRAINING,
+  PHASE_STOPPED
+} runtime_phase;
 
-typedef enum on_full_policy { ON_FULL_BLOCK = 0, ON_FULL_REJECT = 1, ON_FULL_DROP = 2 } on_full_policy;
+typedef enum on_full_policy {
+  ON_FULL_BLOCK = 0,
+  ON_FULL_REJECT = 1,
+  ON_FULL_DROP = 2
+} on_full_policy;
 
 /* One batch handed to one consumer. pending = the plugin's completion + a guard the core
  * holds while process() runs + one per batch emitted from inside that process() call. */
@@ -104,7 +113,7 @@ struct sd_stage {
   pthread_cond_t done; /* the main thread waits for commands */
   sd_delivery *q_head, *q_tail;
   size_t q_records, q_bytes, q_batches;
-  sd_delivery *fl_head; /* in-flight: handed to process(), not completed */
+  sd_delivery *fl_head;                   /* in-flight: handed to process(), not completed */
   size_t in_flight, fl_records, fl_bytes; /* count against the queue limits too */
   sd_delivery *reclaim;
   sd_timer *timers;

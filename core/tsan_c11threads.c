@@ -23,11 +23,16 @@ typedef struct tsan_c11_start {
 
 static int tsan_c11_result(int err) {
   switch (err) {
-  case 0: return thrd_success;
-  case ENOMEM: return thrd_nomem;
-  case ETIMEDOUT: return thrd_timedout;
-  case EBUSY: return thrd_busy;
-  default: return thrd_error;
+  case 0:
+    return thrd_success;
+  case ENOMEM:
+    return thrd_nomem;
+  case ETIMEDOUT:
+    return thrd_timedout;
+  case EBUSY:
+    return thrd_busy;
+  default:
+    return thrd_error;
   }
 }
 
@@ -55,7 +60,9 @@ int thrd_join(thrd_t thr, int *res) {
   return tsan_c11_result(err);
 }
 
-int thrd_detach(thrd_t thr) { return tsan_c11_result(pthread_detach(thr)); }
+int thrd_detach(thrd_t thr) {
+  return tsan_c11_result(pthread_detach(thr));
+}
 
 /* glibc lays mtx_t, cnd_t and once_flag out as pthread_mutex_t, pthread_cond_t and
  * pthread_once_t, which is what its own <threads.h> functions rely on too. */
@@ -71,27 +78,44 @@ int mtx_init(mtx_t *m, int type) {
   pthread_mutexattr_destroy(&attr);
   return tsan_c11_result(err);
 }
-int mtx_lock(mtx_t *m) { return tsan_c11_result(pthread_mutex_lock((pthread_mutex_t *)m)); }
-int mtx_trylock(mtx_t *m) { return tsan_c11_result(pthread_mutex_trylock((pthread_mutex_t *)m)); }
+int mtx_lock(mtx_t *m) {
+  return tsan_c11_result(pthread_mutex_lock((pthread_mutex_t *)m));
+}
+int mtx_trylock(mtx_t *m) {
+  return tsan_c11_result(pthread_mutex_trylock((pthread_mutex_t *)m));
+}
 int mtx_timedlock(mtx_t *restrict m, const struct timespec *restrict ts) {
   return tsan_c11_result(pthread_mutex_timedlock((pthread_mutex_t *)m, ts));
 }
-int mtx_unlock(mtx_t *m) { return tsan_c11_result(pthread_mutex_unlock((pthread_mutex_t *)m)); }
-void mtx_destroy(mtx_t *m) { pthread_mutex_destroy((pthread_mutex_t *)m); }
+int mtx_unlock(mtx_t *m) {
+  return tsan_c11_result(pthread_mutex_unlock((pthread_mutex_t *)m));
+}
+void mtx_destroy(mtx_t *m) {
+  pthread_mutex_destroy((pthread_mutex_t *)m);
+}
 
-int cnd_init(cnd_t *c) { return tsan_c11_result(pthread_cond_init((pthread_cond_t *)c, NULL)); }
-int cnd_signal(cnd_t *c) { return tsan_c11_result(pthread_cond_signal((pthread_cond_t *)c)); }
-int cnd_broadcast(cnd_t *c) { return tsan_c11_result(pthread_cond_broadcast((pthread_cond_t *)c)); }
+int cnd_init(cnd_t *c) {
+  return tsan_c11_result(pthread_cond_init((pthread_cond_t *)c, NULL));
+}
+int cnd_signal(cnd_t *c) {
+  return tsan_c11_result(pthread_cond_signal((pthread_cond_t *)c));
+}
+int cnd_broadcast(cnd_t *c) {
+  return tsan_c11_result(pthread_cond_broadcast((pthread_cond_t *)c));
+}
 int cnd_wait(cnd_t *c, mtx_t *m) {
   return tsan_c11_result(pthread_cond_wait((pthread_cond_t *)c, (pthread_mutex_t *)m));
 }
 int cnd_timedwait(cnd_t *restrict c, mtx_t *restrict m, const struct timespec *restrict ts) {
-  return tsan_c11_result(
-      pthread_cond_timedwait((pthread_cond_t *)c, (pthread_mutex_t *)m, ts));
+  return tsan_c11_result(pthread_cond_timedwait((pthread_cond_t *)c, (pthread_mutex_t *)m, ts));
 }
-void cnd_destroy(cnd_t *c) { pthread_cond_destroy((pthread_cond_t *)c); }
+void cnd_destroy(cnd_t *c) {
+  pthread_cond_destroy((pthread_cond_t *)c);
+}
 
-void call_once(once_flag *flag, void (*fn)(void)) { pthread_once((pthread_once_t *)flag, fn); }
+void call_once(once_flag *flag, void (*fn)(void)) {
+  pthread_once((pthread_once_t *)flag, fn);
+}
 #else
 /* Without ThreadSanitizer libc's own <threads.h> functions are used. */
 typedef int tsan_c11threads_unused;

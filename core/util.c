@@ -14,8 +14,12 @@ static int64_t clock_ns(clockid_t id) {
   return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
 }
 
-int64_t util_now_mono_ns(void) { return clock_ns(CLOCK_MONOTONIC); }
-int64_t util_now_wall_ns(void) { return clock_ns(CLOCK_REALTIME); }
+int64_t util_now_mono_ns(void) {
+  return clock_ns(CLOCK_MONOTONIC);
+}
+int64_t util_now_wall_ns(void) {
+  return clock_ns(CLOCK_REALTIME);
+}
 
 static void out_of_memory(size_t size) {
   fprintf(stderr, "sensord: out of memory allocating %zu bytes\n", size);

@@ -151,8 +151,10 @@ static void on_payload(worker *w, const char *p, size_t n) {
 }
 
 static void sse_line(worker *w, conn *c, const char *p, size_t n) {
-  if (n > 6 && memcmp(p, "data: ", 6) == 0) on_payload(w, p, n);
-  else if (n > 4 && memcmp(p, "id: ", 4) == 0) note_id(w, c, strtoull(p + 4, NULL, 10));
+  if (n > 6 && memcmp(p, "data: ", 6) == 0)
+    on_payload(w, p, n);
+  else if (n > 4 && memcmp(p, "id: ", 4) == 0)
+    note_id(w, c, strtoull(p + 4, NULL, 10));
 }
 
 static void sse_data(worker *w, conn *c, const char *p, size_t n) {
@@ -165,8 +167,10 @@ static void sse_data(worker *w, conn *c, const char *p, size_t n) {
       c->line_len += k < room ? k : room;
     }
     if (!nl) return;
-    if (c->line_len) sse_line(w, c, c->line, c->line_len);
-    else sse_line(w, c, p, k);
+    if (c->line_len)
+      sse_line(w, c, c->line, c->line_len);
+    else
+      sse_line(w, c, p, k);
     c->line_len = 0;
     p += k + 1;
     n -= k + 1;
@@ -249,31 +253,38 @@ static void ws_feed(worker *w, conn *c, const char *p, size_t n) {
     i += k;
     c->ws_left -= k;
     if (c->ws_left == 0) {
-      if (c->ws_opcode == 1 || c->ws_opcode == 0) ws_message(w, c);
-      else if (c->ws_opcode == 9) ws_send_pong(c, c->line, c->line_len < 125 ? c->line_len : 125);
+      if (c->ws_opcode == 1 || c->ws_opcode == 0)
+        ws_message(w, c);
+      else if (c->ws_opcode == 9)
+        ws_send_pong(c, c->line, c->line_len < 125 ? c->line_len : 125);
       c->line_len = 0;
     }
   }
 }
 
 static void feed(worker *w, conn *c, const char *p, size_t n) {
-  if (mode_ws) ws_feed(w, c, p, n);
-  else sse_feed(w, c, p, n);
+  if (mode_ws)
+    ws_feed(w, c, p, n);
+  else
+    sse_feed(w, c, p, n);
 }
 
 static void send_request(conn *c) {
   char req[512];
   int n;
   if (mode_ws)
-    n = snprintf(req, sizeof req,
-                 "GET %s HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
-                 "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
-                 path);
+    n = snprintf(
+        req, sizeof req,
+        "GET %s HTTP/1.1\r\nHost: bench\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n"
+        "Sec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n\r\n",
+        path);
   else
     n = snprintf(req, sizeof req,
                  "GET %s HTTP/1.1\r\nHost: bench\r\nAccept: text/event-stream\r\n\r\n", path);
-  if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n) c->state = 3;
-  else c->state = 1;
+  if (send(c->fd, req, (size_t)n, MSG_NOSIGNAL) != n)
+    c->state = 3;
+  else
+    c->state = 1;
 }
 
 /* Opens this worker's share in waves so the listen backlog is not overrun. */
@@ -354,7 +365,9 @@ static void *worker_main(void *arg) {
       if (c->state != 2) continue;
       for (;;) {
         struct iovec iov = {buf, sizeof buf};
-        struct msghdr mh = {.msg_iov = &iov, .msg_iovlen = 1, .msg_control = cbuf,
+        struct msghdr mh = {.msg_iov = &iov,
+                            .msg_iovlen = 1,
+                            .msg_control = cbuf,
                             .msg_controllen = sizeof cbuf};
         ssize_t r = recvmsg(c->fd, &mh, MSG_DONTWAIT);
         if (r > 0) {
@@ -437,8 +450,10 @@ static void *poster(void *unused) {
       continue;
     }
     resp[got] = 0;
-    if (strncmp(resp, "HTTP/1.1 200", 12) == 0) posts_ok++;
-    else posts_failed++;
+    if (strncmp(resp, "HTTP/1.1 200", 12) == 0)
+      posts_ok++;
+    else
+      posts_failed++;
     next += period;
     int64_t wait = next - now_ns(CLOCK_MONOTONIC);
     if (wait > 0) {
@@ -460,7 +475,8 @@ static void proc_sample(int pid, double *cpu_s, long *rss_kb) {
     if (fgets(buf, sizeof buf, f)) {
       char *s = strrchr(buf, ')');
       unsigned long ut = 0, st = 0;
-      if (s && sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
+      if (s &&
+          sscanf(s + 2, "%*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %lu %lu", &ut, &st) == 2)
         *cpu_s = (double)(ut + st) / (double)sysconf(_SC_CLK_TCK);
     }
     fclose(f);
@@ -501,16 +517,26 @@ int main(int argc, char **argv) {
   const char *out = NULL, *ingest = NULL;
   int clients = 1, seconds = 20, warmup = 3, pid = 0, threads = 2;
   for (int i = 1; i + 1 < argc; i += 2) {
-    if (!strcmp(argv[i], "--mode")) mode_ws = !strcmp(argv[i + 1], "ws");
-    else if (!strcmp(argv[i], "--out")) out = argv[i + 1];
-    else if (!strcmp(argv[i], "--ingest")) ingest = argv[i + 1];
-    else if (!strcmp(argv[i], "--clients")) clients = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--threads")) threads = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--path")) path = argv[i + 1];
-    else if (!strcmp(argv[i], "--rate")) post_rate = atof(argv[i + 1]);
-    else if (!strcmp(argv[i], "--seconds")) seconds = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--warmup")) warmup = atoi(argv[i + 1]);
-    else if (!strcmp(argv[i], "--pid")) pid = atoi(argv[i + 1]);
+    if (!strcmp(argv[i], "--mode"))
+      mode_ws = !strcmp(argv[i + 1], "ws");
+    else if (!strcmp(argv[i], "--out"))
+      out = argv[i + 1];
+    else if (!strcmp(argv[i], "--ingest"))
+      ingest = argv[i + 1];
+    else if (!strcmp(argv[i], "--clients"))
+      clients = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--threads"))
+      threads = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--path"))
+      path = argv[i + 1];
+    else if (!strcmp(argv[i], "--rate"))
+      post_rate = atof(argv[i + 1]);
+    else if (!strcmp(argv[i], "--seconds"))
+      seconds = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--warmup"))
+      warmup = atoi(argv[i + 1]);
+    else if (!strcmp(argv[i], "--pid"))
+      pid = atoi(argv[i + 1]);
   }
   if (!out || !ingest || parse_addr(out, &out_addr) || parse_addr(ingest, &ingest_addr) ||
       clients < 1 || threads < 1) {

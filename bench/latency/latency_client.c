@@ -45,8 +45,8 @@ typedef struct reader {
   int api_port, http2;
   atomic_llong measure_from_ns; /* rows sent before this (warm-up) are not recorded */
   atomic_int header_seen, stop;
-  atomic_long rows;        /* every row received */
-  int64_t *lat;            /* recorded latencies, ns */
+  atomic_long rows; /* every row received */
+  int64_t *lat;     /* recorded latencies, ns */
   size_t lat_cap;
   atomic_size_t lat_n;
   char line[4096];
@@ -63,7 +63,8 @@ static void on_line(reader *r, const char *line, size_t len, int64_t now) {
     if (line[0] == '{' && !atomic_load(&r->header_seen) && memmem(line, len, "queryId", 7))
       atomic_store(&r->header_seen, 1);
     else
-      fprintf(stderr, "latency_client: unexpected line: %.*s\n", (int)(len > 200 ? 200 : len), line);
+      fprintf(stderr, "latency_client: unexpected line: %.*s\n", (int)(len > 200 ? 200 : len),
+              line);
     return;
   }
   const char *comma = memchr(line, ',', len);
@@ -132,9 +133,11 @@ static void *reader_main(void *arg) {
 static int connect_loopback(int port) {
   int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
   if (fd < 0) die("socket failed");
-  struct sockaddr_in a = {.sin_family = AF_INET, .sin_port = htons((uint16_t)port),
+  struct sockaddr_in a = {.sin_family = AF_INET,
+                          .sin_port = htons((uint16_t)port),
                           .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
-  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0) die("cannot connect to the ingest port");
+  if (connect(fd, (struct sockaddr *)&a, sizeof a) != 0)
+    die("cannot connect to the ingest port");
   int one = 1;
   setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   return fd;
@@ -188,8 +191,7 @@ static size_t build_post(char *out, size_t cap, long msg_id, int batch, size_t *
                               msg_id);
   for (int i = 0; i < batch; i++) {
     n += (size_t)snprintf(body + n, sizeof body - n,
-                          "%s{\"name\":\"accelerometeruncalibrated\",\"time\":",
-                          i ? "," : "");
+                          "%s{\"name\":\"accelerometeruncalibrated\",\"time\":", i ? "," : "");
     stamp_at[i] = n;
     n += (size_t)snprintf(body + n, sizeof body - n,
                           "0000000000000000000,\"values\":{\"x\":%.2f,\"y\":-0.5,\"z\":9.81}}",

@@ -11,7 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 
-#define NFIELDS 8
+#define NFIELDS  8
 #define NDEVICES 10
 
 static const char *const sensor_names[] = {"accelerometeruncalibrated", "gyroscopeuncalibrated",
@@ -179,7 +179,8 @@ static const char *const avg_sql =
 
 static ql_engine *engine_with(const char *sql, size_t queries, int64_t emit_interval_ns,
                               ql_row_fn fn, ql_query **qs) {
-  ql_limits l = {.max_push_queries = 100000, .emit_interval_ns = emit_interval_ns,
+  ql_limits l = {.max_push_queries = 100000,
+                 .emit_interval_ns = emit_interval_ns,
                  .default_topic = "smartphone-sensor-data"};
   ql_engine *e = ql_engine_new(&l);
   ql_error err;
@@ -286,11 +287,12 @@ int main(int argc, char **argv) {
   ql_query *qs[1000];
   result res[8];
   int nr = 0;
-  res[nr++] = measure("baseline: hand-written filter loop", run_baseline_filter, NULL, recs, n, secs);
+  res[nr++] =
+      measure("baseline: hand-written filter loop", run_baseline_filter, NULL, recs, n, secs);
   ql_engine *ef = engine_with(filter_sql, 1, 0, count_row, qs);
   res[nr++] = measure("engine: filter push query", run_engine, ef, recs, n, secs);
-  res[nr++] = measure("baseline: hand-written 1 s AVG per device", run_baseline_avg, NULL, recs, n,
-                      secs);
+  res[nr++] = measure("baseline: hand-written 1 s AVG per device", run_baseline_avg, NULL, recs,
+                      n, secs);
   ql_engine *ea = engine_with(avg_sql, 1, 0, count_row, qs + 1);
   res[nr++] = measure("engine: 1 s tumbling AVG per device, emit per change", run_engine, ea,
                       recs, n, secs);
@@ -298,8 +300,8 @@ int main(int argc, char **argv) {
   res[nr++] = measure("engine: 1 s tumbling AVG per device, emit every 100 ms", run_engine, ei,
                       recs, n, secs);
   ql_engine *em = engine_with(filter_sql, 1000, 0, count_row, qs);
-  result many = measure("engine: 1000 filter queries on one stream", run_engine, em, recs, n / 10,
-                        secs);
+  result many =
+      measure("engine: 1000 filter queries on one stream", run_engine, em, recs, n / 10, secs);
 
   FILE *cpu = fopen("/proc/cpuinfo", "r");
   char line[256], model[256] = "unknown";
@@ -310,8 +312,8 @@ int main(int argc, char **argv) {
       break;
     }
   if (cpu) fclose(cpu);
-  printf("machine: %s, %ld online CPUs, pinned to CPU 0: %s\n", model, sysconf(_SC_NPROCESSORS_ONLN),
-         pinned ? "yes" : "no");
+  printf("machine: %s, %ld online CPUs, pinned to CPU 0: %s\n", model,
+         sysconf(_SC_NPROCESSORS_ONLN), pinned ? "yes" : "no");
   printf("records: %zu synthetic Sensor Logger readings (4 sensors x %d phones, 8 fields), "
          "best pass of %.1f s per case\n\n",
          n, NDEVICES, secs);

@@ -16,14 +16,14 @@ extern "C" {
  * Major: bumped when anything already published changes layout or meaning.
  * Minor: bumped when entries are appended to sd_host_api or sd_plugin_descriptor.
  * A plugin built against minor N loads into a host with minor >= N (see docs/ABI.md). */
-#define SD_ABI_MAGIC 0x534E5344u /* "SNSD" */
-#define SD_ABI_MAJOR 1
-#define SD_ABI_MINOR 0
+#define SD_ABI_MAGIC  0x534E5344u /* "SNSD" */
+#define SD_ABI_MAJOR  1
+#define SD_ABI_MINOR  0
 #define SD_ABI_VENDOR "sensord"
 
 /* Build traits: pointer size and byte order, so a plugin built for another target is
  * refused with a message instead of crashing. */
-#define SD_TRAIT_PTR64 0x1u
+#define SD_TRAIT_PTR64      0x1u
 #define SD_TRAIT_BIG_ENDIAN 0x2u
 #if UINTPTR_MAX == 0xFFFFFFFFFFFFFFFFu
 #define SD__TRAIT_PTR SD_TRAIT_PTR64
@@ -40,7 +40,7 @@ extern "C" {
 /* The one symbol a plugin exports. */
 #define SD_PLUGIN_ENTRY_SYMBOL "sd_plugin_entry"
 #if defined(__GNUC__)
-#define SD_PLUGIN_EXPORT __attribute__((visibility("default")))
+#define SD_PLUGIN_EXPORT     __attribute__((visibility("default")))
 #define SD_PRINTF(fmt, args) __attribute__((format(printf, fmt, args)))
 #else
 #define SD_PLUGIN_EXPORT
@@ -64,10 +64,10 @@ typedef enum sd_result {
 
 /* Outcome of a delivered batch, passed to complete() and to a source's ack callback. */
 typedef enum sd_status {
-  SD_STATUS_OK = 0,      /* every consumer finished it */
-  SD_STATUS_RETRY = 1,   /* transient failure: the producer may resend */
-  SD_STATUS_FAIL = 2,    /* permanent failure */
-  SD_STATUS_DROPPED = 3  /* dropped by on_full=drop or shutdown (counted) */
+  SD_STATUS_OK = 0,     /* every consumer finished it */
+  SD_STATUS_RETRY = 1,  /* transient failure: the producer may resend */
+  SD_STATUS_FAIL = 2,   /* permanent failure */
+  SD_STATUS_DROPPED = 3 /* dropped by on_full=drop or shutdown (counted) */
 } sd_status;
 
 typedef enum sd_log_level {
@@ -83,21 +83,21 @@ typedef enum sd_log_level {
 typedef enum sd_type {
   SD_NULL = 0,
   SD_BOOL = 1,
-  SD_INT = 2,    /* int64 */
+  SD_INT = 2, /* int64 */
   SD_DOUBLE = 3,
-  SD_STRING = 4  /* UTF-8 bytes */
+  SD_STRING = 4 /* UTF-8 bytes */
 } sd_type;
 
 typedef struct sd_value {
   uint32_t type; /* sd_type */
   uint32_t reserved;
   union {
-    int64_t i;   /* SD_INT, and SD_BOOL as 0/1 */
-    double d;    /* SD_DOUBLE */
+    int64_t i; /* SD_INT, and SD_BOOL as 0/1 */
+    double d;  /* SD_DOUBLE */
     struct {
       const char *ptr;
       uint64_t len;
-    } s;         /* SD_STRING */
+    } s; /* SD_STRING */
   } as;
 } sd_value;
 
@@ -118,7 +118,7 @@ typedef struct sd_record_view {
 
 /* A read-only view of a schema. */
 typedef struct sd_schema_view {
-  const char *name;          /* query or stream name that produced the rows */
+  const char *name; /* query or stream name that produced the rows */
   uint64_t column_count;
   const char *const *columns; /* e.g. "DEVICEID" */
   const char *const *types;   /* ksqlDB type names, e.g. "STRING", "BIGINT" */
@@ -127,8 +127,8 @@ typedef struct sd_schema_view {
 /* ---- Configuration keys ----------------------------------------------------------- */
 typedef enum sd_config_type {
   SD_CFG_STRING = 0,
-  SD_CFG_INT = 1,      /* int64, bounds checked */
-  SD_CFG_BOOL = 2,     /* true/false/yes/no/on/off/1/0 */
+  SD_CFG_INT = 1,  /* int64, bounds checked */
+  SD_CFG_BOOL = 2, /* true/false/yes/no/on/off/1/0 */
   SD_CFG_DOUBLE = 3,
   SD_CFG_SIZE = 4,     /* bytes: "512", "64K", "16M", "1G" */
   SD_CFG_DURATION = 5, /* "250ms", "5s", "2m", "1h", "100us" -> nanoseconds */
@@ -138,17 +138,17 @@ typedef enum sd_config_type {
 } sd_config_type;
 
 #define SD_CFG_REQUIRED 0x1u
-#define SD_CFG_SECRET 0x2u   /* never printed in logs or --plugin-info values */
-#define SD_CFG_HAS_MIN 0x4u
-#define SD_CFG_HAS_MAX 0x8u
-#define SD_CFG_MULTI 0x10u   /* PREFIX keys: a value may span continuation lines */
+#define SD_CFG_SECRET   0x2u /* never printed in logs or --plugin-info values */
+#define SD_CFG_HAS_MIN  0x4u
+#define SD_CFG_HAS_MAX  0x8u
+#define SD_CFG_MULTI    0x10u /* PREFIX keys: a value may span continuation lines */
 
 typedef struct sd_config_key {
   const char *name;
-  uint32_t type;  /* sd_config_type */
-  uint32_t flags; /* SD_CFG_* */
+  uint32_t type;             /* sd_config_type */
+  uint32_t flags;            /* SD_CFG_* */
   const char *default_value; /* text parsed like a config value; NULL = no default */
-  double min;     /* bounds in the key's unit (bytes, ns, or the number) */
+  double min;                /* bounds in the key's unit (bytes, ns, or the number) */
   double max;
   const char *enum_values; /* "accepted|delivered" for SD_CFG_ENUM */
   const char *description;
@@ -209,8 +209,8 @@ typedef struct sd_host_api {
   sd_result (*field_bool)(sd_batch *batch, const char *name, size_t name_len, int v);
   sd_result (*field_int)(sd_batch *batch, const char *name, size_t name_len, int64_t v);
   sd_result (*field_double)(sd_batch *batch, const char *name, size_t name_len, double v);
-  sd_result (*field_string)(sd_batch *batch, const char *name, size_t name_len,
-                            const char *v, size_t len);
+  sd_result (*field_string)(sd_batch *batch, const char *name, size_t name_len, const char *v,
+                            size_t len);
   sd_result (*field_value)(sd_batch *batch, const char *name, size_t name_len,
                            const sd_value *v);
   /* Reading. */
@@ -240,14 +240,13 @@ typedef struct sd_host_api {
    * labels: extra Prometheus labels, e.g. "status=\"200\"", or NULL. [any thread] */
   sd_metric *(*counter)(sd_stage *stage, const char *name, const char *help,
                         const char *labels);
-  sd_metric *(*gauge)(sd_stage *stage, const char *name, const char *help,
-                      const char *labels);
+  sd_metric *(*gauge)(sd_stage *stage, const char *name, const char *help, const char *labels);
   /* Buckets are upper bounds in the metric's unit, ascending; NULL = latency in seconds
    * from 50 us to 10 s. */
   sd_metric *(*histogram)(sd_stage *stage, const char *name, const char *help,
                           const char *labels, const double *buckets, size_t bucket_count);
-  void (*metric_add)(sd_metric *metric, double delta);  /* counter, gauge */
-  void (*metric_set)(sd_metric *metric, double value);  /* gauge */
+  void (*metric_add)(sd_metric *metric, double delta);     /* counter, gauge */
+  void (*metric_set)(sd_metric *metric, double value);     /* gauge */
   void (*metric_observe)(sd_metric *metric, double value); /* histogram */
 
   /* Timers and wakeups run their callback on the stage's own thread, serialized with
@@ -264,24 +263,24 @@ typedef struct sd_host_api {
   int (*stopping)(sd_stage *stage);
 } sd_host_api;
 
-#define SD_HOST_HAS(host, member)                                                        \
+#define SD_HOST_HAS(host, member)                                                              \
   ((host)->struct_size >= offsetof(sd_host_api, member) + sizeof((host)->member))
 
 /* ---- Descriptor: returned by sd_plugin_entry() --------------------------------------
  * The first five fields are frozen forever; the loader checks them in order. */
 typedef struct sd_plugin_descriptor {
-  uint32_t magic;       /* SD_ABI_MAGIC */
-  uint16_t abi_major;   /* SD_ABI_MAJOR */
-  uint16_t abi_minor;   /* SD_ABI_MINOR */
-  uint32_t struct_size; /* sizeof(sd_plugin_descriptor) */
+  uint32_t magic;        /* SD_ABI_MAGIC */
+  uint16_t abi_major;    /* SD_ABI_MAJOR */
+  uint16_t abi_minor;    /* SD_ABI_MINOR */
+  uint32_t struct_size;  /* sizeof(sd_plugin_descriptor) */
   uint32_t build_traits; /* SD_BUILD_TRAITS */
-  const char *vendor;   /* SD_ABI_VENDOR */
+  const char *vendor;    /* SD_ABI_VENDOR */
 
-  const char *name;        /* must equal the file stem: name.so */
-  const char *version;     /* the plugin's own version */
-  const char *description; /* one line */
-  uint32_t kind;           /* sd_kind */
-  uint32_t flags;          /* reserved, 0 */
+  const char *name;                 /* must equal the file stem: name.so */
+  const char *version;              /* the plugin's own version */
+  const char *description;          /* one line */
+  uint32_t kind;                    /* sd_kind */
+  uint32_t flags;                   /* reserved, 0 */
   const sd_config_key *config_keys; /* terminated by an entry with name == NULL */
 
   /* Check cross-key rules that the typed table cannot (report via config_error). Runs in
@@ -312,15 +311,17 @@ typedef struct sd_plugin_descriptor {
 typedef const sd_plugin_descriptor *(*sd_plugin_entry_fn)(void);
 
 /* Initializer for the frozen header of a descriptor. */
-#define SD_DESCRIPTOR_HEADER                                                             \
-  .magic = SD_ABI_MAGIC, .abi_major = SD_ABI_MAJOR, .abi_minor = SD_ABI_MINOR,            \
-  .struct_size = sizeof(sd_plugin_descriptor), .build_traits = SD_BUILD_TRAITS,           \
+#define SD_DESCRIPTOR_HEADER                                                                   \
+  .magic = SD_ABI_MAGIC, .abi_major = SD_ABI_MAJOR, .abi_minor = SD_ABI_MINOR,                 \
+  .struct_size = sizeof(sd_plugin_descriptor), .build_traits = SD_BUILD_TRAITS,                \
   .vendor = SD_ABI_VENDOR
 
 /* Declares the entry point returning `desc`. */
-#define SD_PLUGIN_DEFINE(desc)                                                           \
-  SD_PLUGIN_EXPORT const sd_plugin_descriptor *sd_plugin_entry(void);                     \
-  SD_PLUGIN_EXPORT const sd_plugin_descriptor *sd_plugin_entry(void) { return &(desc); }
+#define SD_PLUGIN_DEFINE(desc)                                                                 \
+  SD_PLUGIN_EXPORT const sd_plugin_descriptor *sd_plugin_entry(void);                          \
+  SD_PLUGIN_EXPORT const sd_plugin_descriptor *sd_plugin_entry(void) {                         \
+    return &(desc);                                                                            \
+  }
 
 #ifdef __cplusplus
 }

@@ -176,7 +176,9 @@ void hub_stats_get(hub *h, hub_stats *out) {
   out->rejected_full = atomic_load(&h->rejected_full);
 }
 
-size_t hub_client_count(hub *h) { return atomic_load(&h->clients); }
+size_t hub_client_count(hub *h) {
+  return atomic_load(&h->clients);
+}
 
 hub_topic *hub_topic_get(hub *h, const char *name, int create) {
   size_t n = atomic_load(&h->topic_count);
@@ -190,8 +192,8 @@ hub_topic *hub_topic_get(hub *h, const char *name, int create) {
     if (strcmp(h->topics[i]->name, name) == 0) found = h->topics[i];
   if (!found && n < h->limits.max_topics) {
     hub_topic *t = calloc(1, sizeof *t);
-    size_t cap = h->limits.replay > h->limits.client_queue ? h->limits.replay
-                                                           : h->limits.client_queue;
+    size_t cap =
+        h->limits.replay > h->limits.client_queue ? h->limits.replay : h->limits.client_queue;
     if (t) {
       t->hub = h;
       t->name = strdup(name);
@@ -308,10 +310,14 @@ int hub_topic_same_schema(hub_topic *t, size_t count, const char *const *columns
 
 static const char *type_name_of(const sd_value *v) {
   switch (v->type) {
-  case SD_BOOL: return "BOOLEAN";
-  case SD_INT: return "BIGINT";
-  case SD_DOUBLE: return "DOUBLE";
-  default: return "STRING";
+  case SD_BOOL:
+    return "BOOLEAN";
+  case SD_INT:
+    return "BIGINT";
+  case SD_DOUBLE:
+    return "DOUBLE";
+  default:
+    return "STRING";
   }
 }
 
@@ -377,8 +383,10 @@ int hub_publish(hub_topic *t, const sd_record_view *rec) {
     char when[40];
     rj_chart_time(when, sizeof when, ns);
     rj_put(c, "[", 1);
-    if (device) rj_string(c, device, device_len);
-    else rj_put(c, "null", 4);
+    if (device)
+      rj_string(c, device, device_len);
+    else
+      rj_put(c, "null", 4);
     rj_put(c, ",", 1);
     rj_string(c, when, strlen(when));
     int axes[3] = {t->x_col, t->y_col, t->z_col};
@@ -420,8 +428,10 @@ int hub_publish(hub_topic *t, const sd_record_view *rec) {
   pthread_mutex_lock(&t->lock);
   ev->id = t->next_id;
   size_t slot = (size_t)(t->next_id % t->cap);
-  if (t->count == t->cap) ev_release(t->ring[slot]);
-  else t->count++;
+  if (t->count == t->cap)
+    ev_release(t->ring[slot]);
+  else
+    t->count++;
   t->ring[slot] = ev;
   t->next_id++;
   t->published++;
@@ -471,7 +481,9 @@ uint64_t hub_topic_last_id(hub_topic *t) {
   return id;
 }
 
-const char *hub_topic_name(hub_topic *t) { return t->name; }
+const char *hub_topic_name(hub_topic *t) {
+  return t->name;
+}
 
 int hub_parse_id(const char *text, uint64_t *out) {
   if (!text || !*text) return -1;
@@ -488,8 +500,8 @@ int hub_parse_id(const char *text, uint64_t *out) {
 /* Where a resume from last_id can start, or 0 when the events after it are gone. */
 static int resume_cursor(hub_topic *t, uint64_t last_id, uint64_t *cursor) {
   hub *h = t->hub;
-  size_t window = h->limits.replay < h->limits.client_queue ? h->limits.replay
-                                                           : h->limits.client_queue;
+  size_t window =
+      h->limits.replay < h->limits.client_queue ? h->limits.replay : h->limits.client_queue;
   if (window > t->count) window = t->count;
   uint64_t oldest = t->next_id - window;
   if (last_id < UINT64_MAX && last_id + 1 >= oldest && last_id + 1 <= t->next_id) {
@@ -550,8 +562,10 @@ hub_client *hub_subscribe(hub *h, hub_topic *t, const hub_sub_opts *opts,
 void hub_unsubscribe(hub_client *c) {
   hub_topic *t = c->topic;
   pthread_mutex_lock(&t->lock);
-  if (c->prev) c->prev->next = c->next;
-  else t->clients = c->next;
+  if (c->prev)
+    c->prev->next = c->next;
+  else
+    t->clients = c->next;
   if (c->next) c->next->prev = c->prev;
   t->nclients--;
   ev_release(c->ev);
@@ -596,7 +610,8 @@ static void frame_control(hub_client *c, const char *sse_event, const char *json
     if (last)
       n = snprintf(c->head, sizeof c->head, "id: %llu\nevent: %s\ndata: %s\n\n",
                    (unsigned long long)last, sse_event, json);
-    else n = snprintf(c->head, sizeof c->head, "event: %s\ndata: %s\n\n", sse_event, json);
+    else
+      n = snprintf(c->head, sizeof c->head, "event: %s\ndata: %s\n\n", sse_event, json);
   } else {
     n = snprintf(c->head, sizeof c->head, "{\"id\":%llu,\"event\":\"%s\",\"data\":%s}",
                  (unsigned long long)last, sse_event, json);
@@ -632,15 +647,19 @@ static void frame_data(hub_client *c, hub_event *ev) {
   if (c->wire == HUB_WIRE_SSE) {
     p = put_lit(p, "id: ");
     p = put_u64(p, ev->id);
-    if (chart) p = put_lit(p, "\nevent: new_message\ndata: ");
-    else p = put_lit(p, "\ndata: ");
+    if (chart)
+      p = put_lit(p, "\nevent: new_message\ndata: ");
+    else
+      p = put_lit(p, "\ndata: ");
     memcpy(c->tail, "\n\n", 2);
     c->tail_len = 2;
   } else {
     p = put_lit(p, "{\"id\":");
     p = put_u64(p, ev->id);
-    if (chart) p = put_lit(p, ",\"event\":\"new_message\",\"data\":");
-    else p = put_lit(p, ",\"data\":");
+    if (chart)
+      p = put_lit(p, ",\"event\":\"new_message\",\"data\":");
+    else
+      p = put_lit(p, ",\"data\":");
     c->tail[0] = '}';
     c->tail_len = 1;
   }

@@ -22,12 +22,12 @@ typedef enum hub_wire {
 typedef enum hub_overflow { HUB_OVERFLOW_DISCONNECT = 0, HUB_OVERFLOW_SKIP = 1 } hub_overflow;
 
 typedef struct hub_limits {
-  size_t client_queue;  /* events a client may lag behind the head */
-  size_t replay;        /* events per topic a reconnecting client may resume from */
-  size_t max_clients;   /* streaming clients over all topics */
+  size_t client_queue; /* events a client may lag behind the head */
+  size_t replay;       /* events per topic a reconnecting client may resume from */
+  size_t max_clients;  /* streaming clients over all topics */
   size_t max_topics;
-  int overflow;         /* hub_overflow */
-  int64_t heartbeat_ns; /* SSE comment on a connection idle this long */
+  int overflow;            /* hub_overflow */
+  int64_t heartbeat_ns;    /* SSE comment on a connection idle this long */
   const char *chart_query; /* topic whose events also get the HUB_FMT_CHART payload */
 } hub_limits;
 
@@ -86,7 +86,11 @@ typedef struct hub_sub_opts {
   uint64_t last_id;
 } hub_sub_opts;
 
-typedef enum hub_sub_error { HUB_SUB_OK = 0, HUB_SUB_FULL = 1, HUB_SUB_NOMEM = 2 } hub_sub_error;
+typedef enum hub_sub_error {
+  HUB_SUB_OK = 0,
+  HUB_SUB_FULL = 1,
+  HUB_SUB_NOMEM = 2
+} hub_sub_error;
 
 hub_client *hub_subscribe(hub *h, hub_topic *t, const hub_sub_opts *opts,
                           const hub_transport_ops *ops, void *tctx, hub_sub_error *err);

@@ -52,7 +52,7 @@ static int origin_well_formed(const char *o) {
   if (strcmp(o, "*") == 0) return 1;
   const char *rest = strncmp(o, "http://", 7) == 0    ? o + 7
                      : strncmp(o, "https://", 8) == 0 ? o + 8
-                                                       : NULL;
+                                                      : NULL;
   return rest && *rest && !strchr(rest, '/');
 }
 
@@ -82,7 +82,9 @@ sd_result outs_validate(const sd_host_api *host, sd_stage *stage) {
   return rc;
 }
 
-static char *dup_or_empty(const char *s) { return strdup(s ? s : ""); }
+static char *dup_or_empty(const char *s) {
+  return strdup(s ? s : "");
+}
 
 sd_result outs_init(const sd_host_api *host, sd_stage *stage, void **state,
                     const outs_transport *transport) {
@@ -132,14 +134,16 @@ sd_result outs_init(const sd_host_api *host, sd_stage *stage, void **state,
                                  "clients disconnected for falling behind client_queue", NULL);
   s->m.skipped = host->counter(stage, "out_skipped_events_total",
                                "events skipped by slow clients (overflow=skip)", NULL);
-  s->m.resets = host->counter(stage, "out_resets_total",
-                              "resumes refused with event: reset (events no longer kept)", NULL);
+  s->m.resets =
+      host->counter(stage, "out_resets_total",
+                    "resumes refused with event: reset (events no longer kept)", NULL);
   s->m.heartbeats = host->counter(stage, "out_heartbeats_total", "heartbeats sent", NULL);
-  s->m.rejected = host->counter(stage, "out_rejected_total",
-                                "stream requests refused", "reason=\"max_clients\"");
+  s->m.rejected = host->counter(stage, "out_rejected_total", "stream requests refused",
+                                "reason=\"max_clients\"");
   s->m.dropped = host->counter(stage, "out_rows_dropped_total",
                                "rows not published (out of memory or too many streams)", NULL);
-  s->m.requests_404 = host->counter(stage, "out_not_found_total", "requests for no route", NULL);
+  s->m.requests_404 =
+      host->counter(stage, "out_not_found_total", "requests for no route", NULL);
   s->m.ws_errors = host->counter(stage, "out_protocol_errors_total",
                                  "connections closed for a protocol error", NULL);
   *state = s;
@@ -156,8 +160,8 @@ static void outs_mhd_log(void *cls, const char *fmt, va_list ap) {
     if (*p == '"') *p = '\'';
   /* Follows a content reader ending with an error, which ours do only after logging why
    * themselves (out of memory, a stream cut short): at warn it would only mislead. */
-  sd_log_level level = strstr(line, "application error generating response") ? SD_LOG_DEBUG
-                                                                              : SD_LOG_WARN;
+  sd_log_level level =
+      strstr(line, "application error generating response") ? SD_LOG_DEBUG : SD_LOG_WARN;
   s->host->log(s->stage, level, "http: %s", line);
 }
 
@@ -228,16 +232,13 @@ sd_result outs_start(void *state) {
   unsigned timeout = (unsigned)(s->heartbeat_ns / 1000000000) * 3 + 10;
   s->daemon = MHD_start_daemon(
       flags, 0, NULL, NULL, web_access, s, MHD_OPTION_EXTERNAL_LOGGER, outs_mhd_log, s,
-      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-      MHD_OPTION_CONNECTION_LIMIT, (unsigned)(s->max_clients + 256),
-      MHD_OPTION_THREAD_POOL_SIZE, s->http_threads, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-      (size_t)16384, MHD_OPTION_CONNECTION_MEMORY_INCREMENT, (size_t)1024,
-      MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
-      MHD_OPTION_NOTIFY_COMPLETED, web_completed, s, MHD_OPTION_END);
+      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
+      (unsigned)(s->max_clients + 256), MHD_OPTION_THREAD_POOL_SIZE, s->http_threads,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_CONNECTION_MEMORY_INCREMENT,
+      (size_t)1024, MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_LISTEN_BACKLOG_SIZE,
+      4096u, MHD_OPTION_NOTIFY_COMPLETED, web_completed, s, MHD_OPTION_END);
   if (!s->daemon) {
-    s->host->log(s->stage, SD_LOG_ERROR,
-                 "cannot listen on %s: %s",
-                 s->listen, strerror(errno));
+    s->host->log(s->stage, SD_LOG_ERROR, "cannot listen on %s: %s", s->listen, strerror(errno));
     if (s->transport->stop) s->transport->stop(s);
     return SD_ERR;
   }
@@ -255,8 +256,9 @@ sd_result outs_start(void *state) {
   char host[64], port_note[24] = "";
   lan_url_host((const struct sockaddr *)&addr, host, sizeof host);
   if (ephemeral) snprintf(port_note, sizeof port_note, " (port %u)", port);
-  s->host->log(s->stage, SD_LOG_INFO, "dashboard at http://%s:%u/ (%s streams, listening on %s%s)",
-               host, port, s->transport->name, s->listen, port_note);
+  s->host->log(s->stage, SD_LOG_INFO,
+               "dashboard at http://%s:%u/ (%s streams, listening on %s%s)", host, port,
+               s->transport->name, s->listen, port_note);
   return SD_OK;
 }
 
@@ -285,8 +287,8 @@ sd_result outs_process(void *state, sd_delivery *delivery) {
     sd_schema_view view;
     h->schema_view(schema, &view);
     topic = hub_topic_get(s->hub, view.name ? view.name : "records", 1);
-    if (topic && !hub_topic_same_schema(topic, (size_t)view.column_count, view.columns,
-                                        view.types) &&
+    if (topic &&
+        !hub_topic_same_schema(topic, (size_t)view.column_count, view.columns, view.types) &&
         hub_topic_set_schema(topic, (size_t)view.column_count, view.columns, view.types) < 0)
       topic = NULL;
   }
@@ -305,8 +307,10 @@ sd_result outs_process(void *state, sd_delivery *delivery) {
         t = hub_topic_get(s->hub, name, 1);
       }
     }
-    if (!t) not_offered++;
-    else if (hub_publish(t, &rec) < 0) dropped++;
+    if (!t)
+      not_offered++;
+    else if (hub_publish(t, &rec) < 0)
+      dropped++;
   }
   hub_flush(s->hub);
   dropped += not_offered;

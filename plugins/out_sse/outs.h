@@ -14,8 +14,8 @@
 typedef struct outs_state outs_state;
 
 typedef struct outs_transport {
-  const char *name;    /* reported by /config.json: "sse" or "websocket" */
-  unsigned mhd_flags;  /* extra daemon flags, e.g. MHD_ALLOW_UPGRADE */
+  const char *name;   /* reported by /config.json: "sse" or "websocket" */
+  unsigned mhd_flags; /* extra daemon flags, e.g. MHD_ALLOW_UPGRADE */
   /* Answers a GET on a stream route (/events/{q}, /chart-data/{id}); cors_origin is the
    * Access-Control-Allow-Origin value to add, or NULL. */
   enum MHD_Result (*open)(outs_state *s, struct MHD_Connection *conn, hub_topic *topic,
@@ -69,8 +69,8 @@ int64_t outs_drain(void *state, int64_t deadline_mono_ns);
 void outs_destroy(void *state);
 
 /* Helpers for transports. */
-enum MHD_Result outs_reply_json(struct MHD_Connection *conn, unsigned status,
-                                const char *json, const char *cors_origin);
+enum MHD_Result outs_reply_json(struct MHD_Connection *conn, unsigned status, const char *json,
+                                const char *cors_origin);
 /* 503 when max_clients is reached, 500 when out of memory. */
 enum MHD_Result outs_reply_sub_error(outs_state *s, struct MHD_Connection *conn,
                                      hub_sub_error err, const char *cors_origin);

@@ -16,9 +16,9 @@
 #include <time.h>
 #include <unistd.h>
 
-#define PUMP_BATCH (256 * 1024) /* per thread; also the largest WebSocket message */
-#define PUMP_CHUNK_HEAD 10      /* room for "%x\r\n" before a chunk */
-#define PUMP_ROUNDS 8           /* batches per client per turn before yielding to others */
+#define PUMP_BATCH      (256 * 1024) /* per thread; also the largest WebSocket message */
+#define PUMP_CHUNK_HEAD 10           /* room for "%x\r\n" before a chunk */
+#define PUMP_ROUNDS     8            /* batches per client per turn before yielding to others */
 
 typedef struct pump_thread {
   pump *pump;
@@ -82,7 +82,9 @@ void pump_conn_wake(pump_conn *pc) {
 
 /* Hub callbacks: made under the topic lock, so they only queue. */
 static void pump_park(hub_client *client, void *tctx) {}
-static void pump_notify(hub_client *client, void *tctx) { pump_conn_wake(tctx); }
+static void pump_notify(hub_client *client, void *tctx) {
+  pump_conn_wake(tctx);
+}
 static void pump_kill(hub_client *client, void *tctx) {
   pump_conn *pc = tctx;
   atomic_store(&pc->kill, 1);
@@ -102,9 +104,15 @@ pump_conn *pump_conn_new(pump *p, int fd, pump_wire wire, const pump_conn_ops *o
   return pc;
 }
 
-void pump_conn_set_client(pump_conn *pc, hub_client *client) { pc->client = client; }
-int pump_conn_fd(const pump_conn *pc) { return pc->fd; }
-int pump_conn_mid_write(const pump_conn *pc) { return pc->pending != NULL; }
+void pump_conn_set_client(pump_conn *pc, hub_client *client) {
+  pc->client = client;
+}
+int pump_conn_fd(const pump_conn *pc) {
+  return pc->fd;
+}
+int pump_conn_mid_write(const pump_conn *pc) {
+  return pc->pending != NULL;
+}
 
 static void pump_finish(pump_conn *pc, int clean);
 
@@ -134,15 +142,19 @@ static void pump_finish(pump_conn *pc, int clean) {
   pump_thread *th = pc->th;
   if (pc->client) hub_client_set_transport(pc->client, NULL, NULL);
   epoll_ctl(th->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
-  if (pc->prev) pc->prev->next = pc->next;
-  else if (th->all == pc) th->all = pc->next;
+  if (pc->prev)
+    pc->prev->next = pc->next;
+  else if (th->all == pc)
+    th->all = pc->next;
   if (pc->next) pc->next->prev = pc->prev;
   pc->prev = pc->next = NULL;
   pc->ops->finish(pc, pc->user, clean);
   free(pc->pending);
   pc->pending = NULL;
-  if (atomic_load(&pc->queued)) pc->dead = 1;
-  else free(pc);
+  if (atomic_load(&pc->queued))
+    pc->dead = 1;
+  else
+    free(pc);
 }
 
 /* Writes buf; keeps what the socket refused. 0 all written, 1 blocked, -1 error. */
@@ -199,8 +211,10 @@ static char *put_hex(char *end, size_t v, size_t *len) {
 static void pump_end_stream(pump_conn *pc) {
   if (pc->end_called) return;
   pc->end_called = 1;
-  if (!pc->ops->stream_end || pc->ops->stream_end(pc, pc->user) < 0) pump_finish(pc, 1);
-  else if (pc->ops->control && pc->ops->control(pc, pc->user) < 0) pump_finish(pc, 0);
+  if (!pc->ops->stream_end || pc->ops->stream_end(pc, pc->user) < 0)
+    pump_finish(pc, 1);
+  else if (pc->ops->control && pc->ops->control(pc, pc->user) < 0)
+    pump_finish(pc, 0);
 }
 
 /* Everything a connection needs this turn. */
@@ -383,8 +397,10 @@ void pump_stop(pump *p) {
     while (list) {
       pump_conn *pc = list;
       list = pc->next_ready;
-      if (pc->dead) free(pc);
-      else atomic_store(&pc->queued, 0);
+      if (pc->dead)
+        free(pc);
+      else
+        atomic_store(&pc->queued, 0);
     }
   }
 }

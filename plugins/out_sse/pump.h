@@ -15,7 +15,8 @@ typedef struct pump_conn pump_conn;
  * WebSocket bytes are already framed by the hub. */
 typedef enum pump_wire { PUMP_CHUNKED = 0, PUMP_RAW = 1 } pump_wire;
 
-/* A transport's hooks, all called on the connection's loop thread. Optional ones may be NULL. */
+/* A transport's hooks, all called on the connection's loop thread. Optional ones may be NULL.
+ */
 typedef struct pump_conn_ops {
   /* The socket is readable or hung up. 0 goes on, -1 ends the connection. */
   int (*input)(pump_conn *pc, void *user);

@@ -9,7 +9,9 @@
 #include <string.h>
 #include <time.h>
 
-void rj_init(rj_buf *b) { memset(b, 0, sizeof *b); }
+void rj_init(rj_buf *b) {
+  memset(b, 0, sizeof *b);
+}
 
 void rj_free(rj_buf *b) {
   free(b->data);
@@ -38,7 +40,9 @@ void rj_put(rj_buf *b, const char *s, size_t n) {
   b->data[b->len] = '\0';
 }
 
-void rj_puts(rj_buf *b, const char *s) { rj_put(b, s, strlen(s)); }
+void rj_puts(rj_buf *b, const char *s) {
+  rj_put(b, s, strlen(s));
+}
 
 void rj_string(rj_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
@@ -52,11 +56,26 @@ void rj_string(rj_buf *b, const char *s, size_t n) {
     run = i + 1;
     char esc[7] = {'\\', 0};
     switch (c) {
-    case '"': esc[1] = '"'; rj_put(b, esc, 2); break;
-    case '\\': esc[1] = '\\'; rj_put(b, esc, 2); break;
-    case '\n': esc[1] = 'n'; rj_put(b, esc, 2); break;
-    case '\r': esc[1] = 'r'; rj_put(b, esc, 2); break;
-    case '\t': esc[1] = 't'; rj_put(b, esc, 2); break;
+    case '"':
+      esc[1] = '"';
+      rj_put(b, esc, 2);
+      break;
+    case '\\':
+      esc[1] = '\\';
+      rj_put(b, esc, 2);
+      break;
+    case '\n':
+      esc[1] = 'n';
+      rj_put(b, esc, 2);
+      break;
+    case '\r':
+      esc[1] = 'r';
+      rj_put(b, esc, 2);
+      break;
+    case '\t':
+      esc[1] = 't';
+      rj_put(b, esc, 2);
+      break;
     default:
       memcpy(esc, "\\u00", 4);
       esc[4] = hex[c >> 4];
@@ -96,11 +115,21 @@ void rj_int(rj_buf *b, int64_t v) {
 
 void rj_value(rj_buf *b, const sd_value *v) {
   switch (v->type) {
-  case SD_BOOL: rj_puts(b, v->as.i ? "true" : "false"); break;
-  case SD_INT: rj_int(b, v->as.i); break;
-  case SD_DOUBLE: rj_double(b, v->as.d); break;
-  case SD_STRING: rj_string(b, v->as.s.ptr, (size_t)v->as.s.len); break;
-  default: rj_put(b, "null", 4); break;
+  case SD_BOOL:
+    rj_puts(b, v->as.i ? "true" : "false");
+    break;
+  case SD_INT:
+    rj_int(b, v->as.i);
+    break;
+  case SD_DOUBLE:
+    rj_double(b, v->as.d);
+    break;
+  case SD_STRING:
+    rj_string(b, v->as.s.ptr, (size_t)v->as.s.len);
+    break;
+  default:
+    rj_put(b, "null", 4);
+    break;
   }
 }
 

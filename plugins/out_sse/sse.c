@@ -22,7 +22,7 @@ typedef struct sse_stream {
   outs_state *s;
   struct MHD_Connection *conn;
   hub_client *client;
-  int phase; /* 0 first chunk through libmicrohttpd, 1 handed over, 2 over */
+  int phase;     /* 0 first chunk through libmicrohttpd, 1 handed over, 2 over */
   int cut_short; /* phase 2: a chunk was cut short, so the reply can only be aborted */
 } sse_stream;
 
@@ -37,8 +37,8 @@ static void sse_notify(hub_client *client, void *tctx) {
 /* A stalled client's socket is full, so nothing more can be written to it: shutting it
  * down makes libmicrohttpd see the error, close it and free the client. */
 static void sse_kill(hub_client *client, void *tctx) {
-  const union MHD_ConnectionInfo *ci = MHD_get_connection_info(
-      ((sse_stream *)tctx)->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
+  const union MHD_ConnectionInfo *ci =
+      MHD_get_connection_info(((sse_stream *)tctx)->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
   if (ci) shutdown(ci->connect_fd, SHUT_RDWR);
 }
 
@@ -92,8 +92,8 @@ static ssize_t sse_read(void *cls, uint64_t pos, char *buf, size_t max) {
   /* Everything before is sent: hand the socket to the pump. */
   const union MHD_ConnectionInfo *ci =
       MHD_get_connection_info(st->conn, MHD_CONNECTION_INFO_CONNECTION_FD);
-  pump_conn *pc = ci ? pump_conn_new(st->s->pump, ci->connect_fd, PUMP_CHUNKED, &sse_pump_ops, st)
-                     : NULL;
+  pump_conn *pc =
+      ci ? pump_conn_new(st->s->pump, ci->connect_fd, PUMP_CHUNKED, &sse_pump_ops, st) : NULL;
   if (!pc) {
     st->s->host->log(st->s->stage, SD_LOG_ERROR, "stream closed: out of memory");
     return MHD_CONTENT_READER_END_WITH_ERROR;

@@ -4,8 +4,8 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
-#include "web.h"
 #include "outs.h"
+#include "web.h"
 
 #include <fcntl.h>
 #include <jansson.h>
@@ -29,8 +29,8 @@ static enum MHD_Result web_reply_json_t(struct MHD_Connection *conn, unsigned st
   char *text = j ? json_dumps(j, JSON_COMPACT) : NULL;
   json_decref(j);
   if (!text)
-    return outs_reply_json(conn, MHD_HTTP_INTERNAL_SERVER_ERROR, "{\"error\":\"out of memory\"}",
-                           cors);
+    return outs_reply_json(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
+                           "{\"error\":\"out of memory\"}", cors);
   enum MHD_Result r = outs_reply_json(conn, status, text, cors);
   free(text);
   return r;
@@ -94,11 +94,13 @@ static enum MHD_Result web_static(outs_state *s, struct MHD_Connection *conn, co
   return r;
 }
 
-static enum MHD_Result web_config(outs_state *s, struct MHD_Connection *conn, const char *cors) {
-  json_t *j = json_pack("{s:s, s:s, s:I, s:s, s:s, s:I}", "transport", s->transport->name,
-                        "chart_query", s->chart_query, "ingest_port", (json_int_t)s->ingest_port,
-                        "ingest_path", "/phone-producer/", "ingest_url", s->ingest_url_hint,
-                        "heartbeat_ms", (json_int_t)(s->heartbeat_ns / 1000000));
+static enum MHD_Result web_config(outs_state *s, struct MHD_Connection *conn,
+                                  const char *cors) {
+  json_t *j =
+      json_pack("{s:s, s:s, s:I, s:s, s:s, s:I}", "transport", s->transport->name,
+                "chart_query", s->chart_query, "ingest_port", (json_int_t)s->ingest_port,
+                "ingest_path", "/phone-producer/", "ingest_url", s->ingest_url_hint,
+                "heartbeat_ms", (json_int_t)(s->heartbeat_ns / 1000000));
   return web_reply_json_t(conn, MHD_HTTP_OK, j, cors);
 }
 
@@ -116,13 +118,15 @@ static void web_stream_entry(void *ctx, const char *name, size_t count,
                                        "clients", (json_int_t)clients));
 }
 
-static enum MHD_Result web_streams(outs_state *s, struct MHD_Connection *conn, const char *cors) {
+static enum MHD_Result web_streams(outs_state *s, struct MHD_Connection *conn,
+                                   const char *cors) {
   json_t *arr = json_array();
   if (arr) hub_each_topic(s->hub, web_stream_entry, arr);
   return web_reply_json_t(conn, MHD_HTTP_OK, arr, cors);
 }
 
-static enum MHD_Result web_health(outs_state *s, struct MHD_Connection *conn, const char *cors) {
+static enum MHD_Result web_health(outs_state *s, struct MHD_Connection *conn,
+                                  const char *cors) {
   hub_stats st;
   hub_stats_get(s->hub, &st);
   json_t *j = json_pack(
@@ -137,12 +141,14 @@ static enum MHD_Result web_health(outs_state *s, struct MHD_Connection *conn, co
 }
 
 static enum MHD_Result web_preflight(struct MHD_Connection *conn, const char *cors) {
-  struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
   if (!resp) return MHD_NO;
   if (cors) {
     outs_add_cors(resp, cors);
     MHD_add_response_header(resp, "Access-Control-Allow-Methods", "GET, OPTIONS");
-    MHD_add_response_header(resp, "Access-Control-Allow-Headers", "Last-Event-ID, Cache-Control");
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers",
+                            "Last-Event-ID, Cache-Control");
     MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
   }
   enum MHD_Result r = MHD_queue_response(conn, MHD_HTTP_NO_CONTENT, resp);
@@ -160,7 +166,8 @@ static enum MHD_Result web_stream(outs_state *s, struct MHD_Connection *conn, co
     opts.format = HUB_FMT_CHART;
   } else {
     const char *fmt = MHD_lookup_connection_value(conn, MHD_GET_ARGUMENT_KIND, "format");
-    if (fmt && strcmp(fmt, "object") == 0) opts.format = HUB_FMT_OBJECT;
+    if (fmt && strcmp(fmt, "object") == 0)
+      opts.format = HUB_FMT_OBJECT;
     else if (fmt && strcmp(fmt, "array") != 0)
       return outs_reply_json(conn, MHD_HTTP_BAD_REQUEST,
                              "{\"error\":\"format must be array or object\"}", cors);

@@ -18,13 +18,13 @@
 #include <unistd.h>
 #include <wslay/wslay.h>
 
-#define WS_GUID "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
-#define WS_CLOSE_NORMAL 1000
-#define WS_CLOSE_GOING_AWAY 1001
+#define WS_GUID              "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
+#define WS_CLOSE_NORMAL      1000
+#define WS_CLOSE_GOING_AWAY  1001
 #define WS_CLOSE_UNSUPPORTED 1003
-#define WS_CLOSE_POLICY 1008
-#define WS_CLOSE_INTERNAL 1011
-#define WS_CLOSE_TRY_AGAIN 1013
+#define WS_CLOSE_POLICY      1008
+#define WS_CLOSE_INTERNAL    1011
+#define WS_CLOSE_TRY_AGAIN   1013
 
 /* Why event frames bypass wslay: wslay writes one frame per send callback and copies every
  * message through its own per-connection queue, so 10,000 clients at 50 events/s meant
@@ -56,7 +56,9 @@ typedef struct ws_conn {
   size_t extra_len, extra_off;
 } ws_conn;
 
-static int64_t ws_now(ws_conn *c) { return c->s->host->now_mono_ns(); }
+static int64_t ws_now(ws_conn *c) {
+  return c->s->host->now_mono_ns();
+}
 
 /* ---- wslay callbacks (pump thread) ------------------------------------------------------ */
 
@@ -113,8 +115,8 @@ static void ws_close_with(ws_conn *c, uint16_t code, const char *reason) {
 }
 
 /* A client may send {"last_event_id": N} (number or string) as its first message. */
-static void ws_on_msg(wslay_event_context_ptr ctx, const struct wslay_event_on_msg_recv_arg *arg,
-                      void *user) {
+static void ws_on_msg(wslay_event_context_ptr ctx,
+                      const struct wslay_event_on_msg_recv_arg *arg, void *user) {
   ws_conn *c = user;
   if (arg->opcode == WSLAY_PONG) {
     c->last_pong_ns = ws_now(c);
@@ -164,8 +166,10 @@ static int ws_control(pump_conn *pc, void *user) {
 /* The hub ended the stream: after an overflow message, or at shutdown. */
 static int ws_stream_end(pump_conn *pc, void *user) {
   ws_conn *c = user;
-  if (atomic_load(&c->s->closed)) ws_close_with(c, WS_CLOSE_GOING_AWAY, "server stopping");
-  else ws_close_with(c, WS_CLOSE_POLICY, "client queue overflow");
+  if (atomic_load(&c->s->closed))
+    ws_close_with(c, WS_CLOSE_GOING_AWAY, "server stopping");
+  else
+    ws_close_with(c, WS_CLOSE_POLICY, "client queue overflow");
   return 0;
 }
 
@@ -298,9 +302,10 @@ static enum MHD_Result ws_open(outs_state *s, struct MHD_Connection *conn, hub_t
   }
   if (!version || strcmp(version, "13") != 0 || !key || strlen(key) != 24) {
     if (s->m.ws_errors) s->host->metric_add(s->m.ws_errors, 1);
-    return ws_refuse(conn, MHD_HTTP_BAD_REQUEST,
-                     "{\"error\":\"WebSocket version 13 with a Sec-WebSocket-Key is required\"}",
-                     "Sec-WebSocket-Version", "13", NULL);
+    return ws_refuse(
+        conn, MHD_HTTP_BAD_REQUEST,
+        "{\"error\":\"WebSocket version 13 with a Sec-WebSocket-Key is required\"}",
+        "Sec-WebSocket-Version", "13", NULL);
   }
   if (hub_client_count(s->hub) >= s->max_clients)
     return outs_reply_sub_error(s, conn, HUB_SUB_FULL, cors);

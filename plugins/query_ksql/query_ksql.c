@@ -710,9 +710,9 @@ static sd_result kq_init(const sd_host_api *host, sd_stage *stage, void **state)
       host->counter(stage, "ksql_errors_total", "errors reported by or about ksqlDB", NULL);
   q->m_dropped =
       host->counter(stage, "ksql_rows_refused_total", "rows refused downstream (SD_ERR)", NULL);
-  q->m_status_dropped = host->counter(stage, "ksql_status_skipped_total",
-                                      "up/down notices not sent because downstream was full",
-                                      NULL);
+  q->m_status_dropped =
+      host->counter(stage, "ksql_status_skipped_total",
+                    "up/down notices not sent because downstream was full", NULL);
   static const char *const status_columns[] = {"QUERY", "STATE", "DETAIL"};
   static const char *const status_types[] = {"STRING", "STRING", "STRING"};
   q->status_schema = host->schema_new(stage, "_status", 3, status_columns, status_types);

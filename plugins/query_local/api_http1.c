@@ -134,8 +134,7 @@ static struct MHD_Response *build_response(api_server *srv, struct MHD_Connectio
     resp = MHD_create_response_from_buffer(r->body_len, r->body ? r->body : (char *)"",
                                            MHD_RESPMEM_MUST_COPY);
   }
-  if (resp && r->content_type)
-    MHD_add_response_header(resp, "content-type", r->content_type);
+  if (resp && r->content_type) MHD_add_response_header(resp, "content-type", r->content_type);
   if (resp && r->location) MHD_add_response_header(resp, "location", r->location);
   return resp;
 }
@@ -212,7 +211,8 @@ static void h1_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 static void h1_log(void *cls, const char *fmt, va_list ap) {
   api_server *srv = cls;
-  if (srv->host->log_enabled(srv->stage, SD_LOG_DEBUG)) srv->host->vlog(srv->stage, SD_LOG_DEBUG, fmt, ap);
+  if (srv->host->log_enabled(srv->stage, SD_LOG_DEBUG))
+    srv->host->vlog(srv->stage, SD_LOG_DEBUG, fmt, ap);
 }
 
 static void h1_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
@@ -243,8 +243,7 @@ int api_h1_add(api_server *srv, int fd, const void *addr, unsigned addrlen) {
   if (MHD_add_connection(srv->mhd, fd, (const struct sockaddr *)addr, (socklen_t)addrlen) !=
       MHD_YES) {
     /* MHD closed the socket already. */
-    srv->host->log(srv->stage, SD_LOG_WARN,
-                   "HTTP/1.1 connection refused (connection limit?)");
+    srv->host->log(srv->stage, SD_LOG_WARN, "HTTP/1.1 connection refused (connection limit?)");
     return -1;
   }
   return 0;

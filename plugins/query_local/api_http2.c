@@ -61,8 +61,10 @@ static void stream_free(h2_conn *c, h2_stream *st) {
     if (*pp) *pp = st->ready_next;
   }
   pthread_mutex_unlock(&c->ready_mu);
-  if (st->prev) st->prev->next = st->next;
-  else if (c->streams == st) c->streams = st->next;
+  if (st->prev)
+    st->prev->next = st->next;
+  else if (c->streams == st)
+    c->streams = st->next;
   if (st->next) st->next->prev = st->prev;
   free(st->path);
   free(st->accept);
@@ -246,10 +248,8 @@ static int respond(h2_conn *c, h2_stream *st) {
   snprintf(status, sizeof status, "%d", r.status);
   nghttp2_nv hdrs[3];
   size_t nh = 0;
-#define H2_NV(n, v)                                                                          \
-  (nghttp2_nv) {                                                                             \
-    (uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE               \
-  }
+#define H2_NV(n, v)                                                                            \
+  (nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
   hdrs[nh++] = H2_NV(":status", status);
   if (r.content_type) hdrs[nh++] = H2_NV("content-type", r.content_type);
   if (r.location) hdrs[nh++] = H2_NV("location", r.location);
@@ -344,7 +344,8 @@ static void *h2_thread(void *arg) {
     }
     struct pollfd p[2] = {
         {c->fd,
-         (short)(POLLIN | (c->out_off < c->out_len || nghttp2_session_want_write(c->ng) ? POLLOUT : 0)),
+         (short)(POLLIN |
+                 (c->out_off < c->out_len || nghttp2_session_want_write(c->ng) ? POLLOUT : 0)),
          0},
         {c->efd, POLLIN, 0}};
     int r = poll(p, 2, 200);

@@ -40,7 +40,9 @@ void api_buf_put(api_buf *b, const char *s, size_t n) {
   b->data[b->len] = '\0';
 }
 
-void api_buf_puts(api_buf *b, const char *s) { api_buf_put(b, s, strlen(s)); }
+void api_buf_puts(api_buf *b, const char *s) {
+  api_buf_put(b, s, strlen(s));
+}
 
 void api_buf_printf(api_buf *b, const char *fmt, ...) {
   va_list ap;
@@ -87,13 +89,27 @@ void api_json_string(api_buf *b, const char *s, size_t n) {
     char esc[7] = {'\\', 0, 0, 0, 0, 0, 0};
     size_t el = 2;
     switch (c) {
-    case '"': esc[1] = '"'; break;
-    case '\\': esc[1] = '\\'; break;
-    case '\n': esc[1] = 'n'; break;
-    case '\r': esc[1] = 'r'; break;
-    case '\t': esc[1] = 't'; break;
-    case '\b': esc[1] = 'b'; break;
-    case '\f': esc[1] = 'f'; break;
+    case '"':
+      esc[1] = '"';
+      break;
+    case '\\':
+      esc[1] = '\\';
+      break;
+    case '\n':
+      esc[1] = 'n';
+      break;
+    case '\r':
+      esc[1] = 'r';
+      break;
+    case '\t':
+      esc[1] = 't';
+      break;
+    case '\b':
+      esc[1] = 'b';
+      break;
+    case '\f':
+      esc[1] = 'f';
+      break;
     default:
       esc[1] = 'u';
       esc[2] = '0';
@@ -209,9 +225,12 @@ void api_json_value(api_buf *b, const sd_value *v, const char *type) {
 
 const char *api_format_content_type(api_format fmt) {
   switch (fmt) {
-  case API_FMT_JSON: return "application/json";
-  case API_FMT_V1: return "application/vnd.ksql.v1+json";
-  default: return "application/vnd.ksqlapi.delimited.v1";
+  case API_FMT_JSON:
+    return "application/json";
+  case API_FMT_V1:
+    return "application/vnd.ksql.v1+json";
+  default:
+    return "application/vnd.ksqlapi.delimited.v1";
   }
 }
 
@@ -223,7 +242,8 @@ api_format api_format_from_accept(const char *accept) {
     size_t n = strcspn(p, ",;");
     size_t len = n;
     while (len && p[len - 1] == ' ') len--;
-    if (len == 28 && strncasecmp(p, "application/vnd.ksql.v1+json", len) == 0) return API_FMT_V1;
+    if (len == 28 && strncasecmp(p, "application/vnd.ksql.v1+json", len) == 0)
+      return API_FMT_V1;
     if (len == 16 && strncasecmp(p, "application/json", len) == 0) return API_FMT_JSON;
     if (len == 36 && strncasecmp(p, "application/vnd.ksqlapi.delimited.v1", len) == 0)
       return API_FMT_DELIMITED;
@@ -267,16 +287,22 @@ void api_line_header(api_buf *b, api_format fmt, const char *query_id, size_t n,
 
 void api_line_row(api_buf *b, api_format fmt, const sd_value *values, size_t n,
                   const char *const *types) {
-  if (fmt == API_FMT_V1) api_buf_puts(b, "{\"row\":{\"columns\":[");
-  else if (fmt == API_FMT_JSON) api_buf_puts(b, ",[");
-  else api_buf_put(b, "[", 1);
+  if (fmt == API_FMT_V1)
+    api_buf_puts(b, "{\"row\":{\"columns\":[");
+  else if (fmt == API_FMT_JSON)
+    api_buf_puts(b, ",[");
+  else
+    api_buf_put(b, "[", 1);
   for (size_t i = 0; i < n; i++) {
     if (i) api_buf_put(b, ",", 1);
     api_json_value(b, &values[i], types ? types[i] : NULL);
   }
-  if (fmt == API_FMT_V1) api_buf_puts(b, "]}},\n");
-  else if (fmt == API_FMT_JSON) api_buf_put(b, "]", 1);
-  else api_buf_put(b, "]\n", 2);
+  if (fmt == API_FMT_V1)
+    api_buf_puts(b, "]}},\n");
+  else if (fmt == API_FMT_JSON)
+    api_buf_put(b, "]", 1);
+  else
+    api_buf_put(b, "]\n", 2);
 }
 
 static void error_object(api_buf *b, int code, const char *message) {
@@ -306,7 +332,9 @@ void api_line_final(api_buf *b, api_format fmt, const char *message) {
   api_buf_put(b, "}", 1);
 }
 
-const char *api_format_closer(api_format fmt) { return fmt == API_FMT_DELIMITED ? "" : "]"; }
+const char *api_format_closer(api_format fmt) {
+  return fmt == API_FMT_DELIMITED ? "" : "]";
+}
 
 void api_error_body(api_buf *b, int code, const char *message, const char *sql) {
   if (code != 40001 && code != 40002) {

@@ -31,7 +31,7 @@ struct api_push {
   int waiting;     /* the transport read nothing and waits for wake */
   int client_gone; /* the watch thread saw the socket close */
   int watch_fd;
-  int deferred;    /* in this thread's deferred-wake list (holds a reference) */
+  int deferred; /* in this thread's deferred-wake list (holds a reference) */
   void (*wake)(void *ctx);
   void *wake_ctx;
   api_push *next, *prev; /* srv->pushes, under srv->mu */
@@ -69,8 +69,10 @@ static int queue_line(api_push *p, const char *data, size_t len) {
   l->next = NULL;
   l->len = len;
   memcpy(l->data, data, len);
-  if (p->tail) p->tail->next = l;
-  else p->head = l;
+  if (p->tail)
+    p->tail->next = l;
+  else
+    p->head = l;
   p->tail = l;
   p->queued += len;
   return 0;
@@ -94,7 +96,9 @@ static _Thread_local int defer_depth;
 static _Thread_local size_t defer_count;
 static _Thread_local api_push *defer_list[DEFER_MAX];
 
-void api_push_defer_begin(void) { defer_depth++; }
+void api_push_defer_begin(void) {
+  defer_depth++;
+}
 
 void api_push_defer_end(void) {
   if (defer_depth == 0 || --defer_depth > 0) return;
@@ -156,7 +160,8 @@ static void on_row(void *ctx, const sd_value *values, size_t n, int64_t rowtime_
     /* Before the column types are known (rows replayed inside ql_query_start) values are
      * written by their own type. */
     api_buf line = {0};
-    api_line_row(&line, p->fmt, values, n, p->types && n == p->ncols ? (const char *const *)p->types : NULL);
+    api_line_row(&line, p->fmt, values, n,
+                 p->types && n == p->ncols ? (const char *const *)p->types : NULL);
     if (line.oom) {
       end_with_error_locked(p, 50000, "Out of memory while serializing a row");
     } else if (p->queued + line.len > p->srv->cfg.client_buffer) {
@@ -240,8 +245,10 @@ api_push *api_push_start(api_server *srv, const api_push_opts *opts, ql_error *e
   p->queued = 0;
   int fail = hb.oom || queue_line(p, hb.data, hb.len) < 0;
   if (rows) {
-    if (p->tail) p->tail->next = rows;
-    else p->head = rows;
+    if (p->tail)
+      p->tail->next = rows;
+    else
+      p->head = rows;
     p->tail = rows_tail;
     p->queued += rows_bytes;
   }
@@ -323,8 +330,10 @@ void api_push_watch_fd(api_push *p, int fd) {
 
 static void unregister(api_server *srv, api_push *p) {
   pthread_mutex_lock(&srv->mu);
-  if (p->prev) p->prev->next = p->next;
-  else if (srv->pushes == p) srv->pushes = p->next;
+  if (p->prev)
+    p->prev->next = p->next;
+  else if (srv->pushes == p)
+    srv->pushes = p->next;
   if (p->next) p->next->prev = p->prev;
   p->next = p->prev = NULL;
   srv->push_count--;

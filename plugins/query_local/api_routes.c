@@ -78,9 +78,12 @@ static int count_statements(const char *sql, char *first_word, size_t cap) {
     if (*p == '\'' || *p == '`' || *p == '"') {
       char q = *p++;
       while (*p) {
-        if (*p == q && p[1] == q) p += 2;
-        else if (*p == q) break;
-        else p++;
+        if (*p == q && p[1] == q)
+          p += 2;
+        else if (*p == q)
+          break;
+        else
+          p++;
       }
       if (*p) p++;
       if (!in_statement) count++;
@@ -190,8 +193,8 @@ static void route_push(api_server *srv, const api_request *req, api_reply *r, in
     return;
   }
   const char *bad = NULL;
-  int earliest =
-      offset_reset(json_object_get(body, v1_endpoint ? "streamsProperties" : "properties"), &bad);
+  int earliest = offset_reset(
+      json_object_get(body, v1_endpoint ? "streamsProperties" : "properties"), &bad);
   if (earliest < 0) {
     char msg[300];
     snprintf(msg, sizeof msg,
@@ -223,7 +226,8 @@ static void route_close(api_server *srv, const api_request *req, api_reply *r) {
   if (!body) return;
   const char *id = json_string_value(json_object_get(body, "queryId"));
   if (!id) {
-    reply_error(r, 40000, "Invalid JSON in request: Missing required field \"queryId\"", NULL, 0);
+    reply_error(r, 40000, "Invalid JSON in request: Missing required field \"queryId\"", NULL,
+                0);
   } else if (api_push_close(srv, id) < 0) {
     char msg[300];
     snprintf(msg, sizeof msg, "No query with id %s", id);
@@ -246,15 +250,18 @@ static void route_ksql(api_server *srv, const api_request *req, api_reply *r) {
   }
   ql_error err = {0};
   json_t *entities = ql_execute(srv->engine, sql, &err);
-  if (!entities) reply_error(r, err.code ? err.code : 50000, err.message, sql, 0);
-  else reply_json(r, 200, entities);
+  if (!entities)
+    reply_error(r, err.code ? err.code : 50000, err.message, sql, 0);
+  else
+    reply_json(r, 200, entities);
   json_decref(entities);
   json_decref(body);
 }
 
 static void route_info(api_reply *r) {
   reply_text(r, 200, "application/json",
-             "{\"KsqlServerInfo\":{\"version\":\"" KSQL_VERSION "\",\"kafkaClusterId\":\"sensord\","
+             "{\"KsqlServerInfo\":{\"version\":\"" KSQL_VERSION
+             "\",\"kafkaClusterId\":\"sensord\","
              "\"ksqlServiceId\":\"default_\",\"serverStatus\":\"RUNNING\"}}",
              0);
 }
@@ -273,8 +280,8 @@ void api_route(api_server *srv, const api_request *req, api_reply *r) {
   target_path(req->target, path, sizeof path);
   int get = strcmp(req->method, "GET") == 0, post = strcmp(req->method, "POST") == 0;
 
-  static const char *const known[] = {"/query-stream", "/query", "/close-query", "/ksql",
-                                      "/info", "/healthcheck", "/"};
+  static const char *const known[] = {
+      "/query-stream", "/query", "/close-query", "/ksql", "/info", "/healthcheck", "/"};
   const char *endpoint = "other";
   for (size_t i = 0; i < sizeof known / sizeof *known; i++)
     if (strcmp(path, known[i]) == 0) endpoint = known[i];

@@ -1,8 +1,8 @@
 /* The REST API listener: one accept thread that peeks at each new connection's first bytes
  * and hands it to the HTTP/2 transport (connection preface) or to libmicrohttpd (anything
  * else), plus the watch thread that frees ended queries and notices vanished clients. */
-#include "../source_http/listen_addr.h"
 #include "api_server.h"
+#include "../source_http/listen_addr.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -18,8 +18,8 @@
 #include <unistd.h>
 
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-#define PREFACE_LEN (sizeof h2_preface - 1)
-#define PENDING_MAX 256
+#define PREFACE_LEN        (sizeof h2_preface - 1)
+#define PENDING_MAX        256
 #define PENDING_TIMEOUT_NS (10LL * 1000000000LL)
 
 typedef struct pending_conn {
@@ -119,8 +119,10 @@ static void *accept_thread(void *arg) {
       if (kind == -1) continue;
       pending_conn pc = pending[i];
       pending[i] = pending[--np];
-      if (kind == -2) close(pc.fd);
-      else dispatch(srv, &pc, kind);
+      if (kind == -2)
+        close(pc.fd);
+      else
+        dispatch(srv, &pc, kind);
     }
     if (fds[0].revents & POLLIN) {
       pending_conn pc = {.addrlen = sizeof pc.addr};
@@ -135,9 +137,12 @@ static void *accept_thread(void *arg) {
       }
       pc.since = now;
       int kind = classify(pc.fd);
-      if (kind == -2) close(pc.fd);
-      else if (kind >= 0) dispatch(srv, &pc, kind);
-      else pending[np++] = pc;
+      if (kind == -2)
+        close(pc.fd);
+      else if (kind >= 0)
+        dispatch(srv, &pc, kind);
+      else
+        pending[np++] = pc;
     }
   }
   for (size_t i = 0; i < np; i++) close(pending[i].fd);
@@ -166,10 +171,10 @@ api_server *api_server_start(const sd_host_api *host, sd_stage *stage, ql_engine
                                       "push queries ended because the client could not keep up "
                                       "(client_buffer full)",
                                       NULL);
-  srv->m_connections_h1 = host->gauge(stage, "query_api_connections",
-                                      "open REST API connections", "http=\"1.1\"");
-  srv->m_connections_h2 = host->gauge(stage, "query_api_connections",
-                                      "open REST API connections", "http=\"2\"");
+  srv->m_connections_h1 =
+      host->gauge(stage, "query_api_connections", "open REST API connections", "http=\"1.1\"");
+  srv->m_connections_h2 =
+      host->gauge(stage, "query_api_connections", "open REST API connections", "http=\"2\"");
   srv->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   srv->listen_fd = srv->wake_fd >= 0 ? listen_on(srv, cfg->listen) : -1;
   if (srv->listen_fd < 0 || api_h1_start(srv) < 0) {
@@ -184,7 +189,8 @@ api_server *api_server_start(const sd_host_api *host, sd_stage *stage, ql_engine
     api_server_stop(srv);
     return NULL;
   }
-  host->log(stage, SD_LOG_INFO, "ksqlDB REST API listening on %s (HTTP/1.1 and HTTP/2 cleartext)", cfg->listen);
+  host->log(stage, SD_LOG_INFO,
+            "ksqlDB REST API listening on %s (HTTP/1.1 and HTTP/2 cleartext)", cfg->listen);
   return srv;
 }
 

@@ -84,8 +84,8 @@ void api_push_set_wake(api_push *push, void (*wake)(void *ctx), void *ctx);
  * lock and wake comes later), -1 when the body is complete, -2 when whole is set and the
  * rest of the current line does not fit in cap. *left (when not NULL) gets the bytes still
  * queued after this read. */
-ssize_t api_push_read(api_push *push, char *buf, size_t cap, int whole, int *last,
-                      size_t *left, void (*on_wait)(void *ctx), void *ctx);
+ssize_t api_push_read(api_push *push, char *buf, size_t cap, int whole, int *last, size_t *left,
+                      void (*on_wait)(void *ctx), void *ctx);
 /* Between begin and end on one thread (the ingest thread, around one input batch), new
  * rows do not wake their transport at once; end wakes each waiting transport once. */
 void api_push_defer_begin(void);

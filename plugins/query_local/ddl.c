@@ -21,9 +21,9 @@ static json_t *current_status(ql_engine *e, const ql_stmt *s, const char *comman
                               const char *message) {
   json_t *o = entity("currentStatus", s);
   json_object_set_new(o, "commandId", json_string(command_id));
-  json_object_set_new(o, "commandStatus",
-                      json_pack("{s:s, s:s, s:n}", "status", "SUCCESS", "message", message,
-                                "queryId"));
+  json_object_set_new(
+      o, "commandStatus",
+      json_pack("{s:s, s:s, s:n}", "status", "SUCCESS", "message", message, "queryId"));
   json_object_set_new(o, "commandSequenceNumber", json_integer((json_int_t)++e->command_seq));
   return finish(o);
 }
@@ -35,22 +35,23 @@ static json_t *running_query(const ql_query *q) {
 }
 
 static json_t *stream_summary(const ql_stream *st) {
-  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "type", "STREAM", "name", st->name, "topic",
-                   st->topic, "keyFormat", st->key_format, "valueFormat", st->value_format,
-                   "isWindowed", 0);
+  return json_pack("{s:s, s:s, s:s, s:s, s:s, s:b}", "type", "STREAM", "name", st->name,
+                   "topic", st->topic, "keyFormat", st->key_format, "valueFormat",
+                   st->value_format, "isWindowed", 0);
 }
 
 static json_t *source_description(ql_engine *e, const ql_stream *st, int extended) {
   json_t *fields = json_array();
   for (size_t k = 0; k < st->ncols; k++) {
-    json_t *f = json_pack("{s:s, s:{s:s, s:n, s:n}}", "name", st->cols[k].name, "schema", "type",
-                          ql_type_name(st->cols[k].type), "fields", "memberSchema");
+    json_t *f = json_pack("{s:s, s:{s:s, s:n, s:n}}", "name", st->cols[k].name, "schema",
+                          "type", ql_type_name(st->cols[k].type), "fields", "memberSchema");
     if (st->cols[k].is_key) json_object_set_new(f, "type", json_string("KEY"));
     json_array_append_new(fields, f);
   }
   json_t *reads = json_array();
   for (const ql_query *q = e->queries; q; q = q->all_next)
-    if (q->named && !q->ended && q->stream == st) json_array_append_new(reads, running_query(q));
+    if (q->named && !q->ended && q->stream == st)
+      json_array_append_new(reads, running_query(q));
   char stats[160] = "", errs[160] = "";
   if (extended) {
     snprintf(stats, sizeof stats, "total-messages: %llu, retained-messages: %zu",
@@ -74,17 +75,18 @@ static json_t *create_stream(ql_engine *e, ql_stmt *s, ql_error *err) {
     return NULL;
   }
   if (s->value_format && strcmp(s->value_format, "JSON")) {
-    ql_set_error(err, 40001,
-                 "VALUE_FORMAT '%s' is not supported: sensord's query engine reads JSON records",
-                 s->value_format);
+    ql_set_error(
+        err, 40001,
+        "VALUE_FORMAT '%s' is not supported: sensord's query engine reads JSON records",
+        s->value_format);
     return NULL;
   }
   char command[256];
   snprintf(command, sizeof command, "stream/`%s`/create", s->name);
   if (ql_engine_find_stream(e, s->name)) {
     char msg[300];
-    snprintf(msg, sizeof msg, "Cannot add stream '%s': A stream with the same name already exists",
-             s->name);
+    snprintf(msg, sizeof msg,
+             "Cannot add stream '%s': A stream with the same name already exists", s->name);
     if (s->if_not_exists) return current_status(e, s, command, msg);
     ql_set_error(err, 40001, "%s", msg);
     return NULL;
@@ -159,9 +161,12 @@ static json_t *terminate(ql_engine *e, ql_stmt *s, ql_error *err) {
 json_t *ql_ddl_execute(ql_engine *e, ql_stmt *s, ql_error *err) {
   json_t *o, *list;
   switch (s->kind) {
-  case QL_S_CREATE_STREAM: return create_stream(e, s, err);
-  case QL_S_DROP_STREAM: return drop_stream(e, s, err);
-  case QL_S_TERMINATE: return terminate(e, s, err);
+  case QL_S_CREATE_STREAM:
+    return create_stream(e, s, err);
+  case QL_S_DROP_STREAM:
+    return drop_stream(e, s, err);
+  case QL_S_TERMINATE:
+    return terminate(e, s, err);
   case QL_S_SHOW_STREAMS:
     if (s->extended) goto describe_all;
     o = entity("streams", s);

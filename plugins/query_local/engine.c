@@ -136,10 +136,11 @@ int ql_check_statement(ql_engine *e, const char *sql, ql_error *err) {
                               "Missing required property \"KAFKA_TOPIC\" which has no default "
                               "value.");
       else if (s->value_format && strcmp(s->value_format, "JSON"))
-        rc = -1, ql_set_error(err, 40001,
-                              "VALUE_FORMAT '%s' is not supported: sensord's query engine reads "
-                              "JSON records",
-                              s->value_format);
+        rc = -1,
+        ql_set_error(err, 40001,
+                     "VALUE_FORMAT '%s' is not supported: sensord's query engine reads "
+                     "JSON records",
+                     s->value_format);
     } else if (s->kind == QL_S_SELECT) {
       pthread_mutex_lock(&e->lock);
       ql_stream *st = ql_engine_find_stream(e, s->from);
@@ -156,7 +157,8 @@ int ql_check_statement(ql_engine *e, const char *sql, ql_error *err) {
   return rc;
 }
 
-/* ---- Running rows through queries ------------------------------------------------------------ */
+/* ---- Running rows through queries
+ * ------------------------------------------------------------ */
 void ql_query_end(ql_query *q, const char *reason) {
   if (q->ended) return;
   q->ended = 1;
@@ -264,14 +266,17 @@ void ql_engine_stats(ql_engine *e, ql_stats *out) {
   pthread_mutex_unlock(&e->lock);
 }
 
-/* ---- Query lifecycle ------------------------------------------------------------------------ */
+/* ---- Query lifecycle ------------------------------------------------------------------------
+ */
 static ql_query *find_query(ql_engine *e, const char *id) {
   for (ql_query *q = e->queries; q; q = q->all_next)
     if (!strcasecmp(q->id, id)) return q;
   return NULL;
 }
 
-ql_query *ql_query_find_locked(ql_engine *e, const char *id) { return find_query(e, id); }
+ql_query *ql_query_find_locked(ql_engine *e, const char *id) {
+  return find_query(e, id);
+}
 
 ql_query *ql_query_start(ql_engine *e, const char *sql, const ql_query_opts *opts,
                          ql_row_fn on_row, ql_end_fn on_end, void *ctx, ql_error *err) {
@@ -289,8 +294,10 @@ ql_query *ql_query_start(ql_engine *e, const char *sql, const ql_query_opts *opt
   ql_arena_init(&q->arena);
   q->stmt = ql_parse(&q->arena, sql ? sql : "", err);
   int n = count_statements(q->stmt);
-  if (!q->stmt && err && err->code == 0) n = 0;
-  else if (!q->stmt) goto fail;
+  if (!q->stmt && err && err->code == 0)
+    n = 0;
+  else if (!q->stmt)
+    goto fail;
   if (n != 1) {
     ql_set_error(err, 40001, "Expected exactly one KSQL statement; found %d instead", n);
     goto fail;
@@ -316,11 +323,12 @@ ql_query *ql_query_start(ql_engine *e, const char *sql, const ql_query_opts *opt
   }
   if (ql_plan_select(&q->arena, q->stmt, s, &q->plan, err)) goto fail_locked;
   if (q->ad_hoc && e->limits.max_push_queries && e->n_ad_hoc >= e->limits.max_push_queries) {
-    ql_set_error(err, 40003,
-                 "Not executing query as it would cause the number of active push queries to "
-                 "exceed the configured limit. Terminate existing push queries, or increase the "
-                 "limit of push queries. Current push query count: %zu. Configured limit: %zu.",
-                 e->n_ad_hoc, e->limits.max_push_queries);
+    ql_set_error(
+        err, 40003,
+        "Not executing query as it would cause the number of active push queries to "
+        "exceed the configured limit. Terminate existing push queries, or increase the "
+        "limit of push queries. Current push query count: %zu. Configured limit: %zu.",
+        e->n_ad_hoc, e->limits.max_push_queries);
     goto fail_locked;
   }
   if (opts->name) {
@@ -342,8 +350,8 @@ ql_query *ql_query_start(ql_engine *e, const char *sql, const ql_query_opts *opt
     goto fail_locked;
   }
   if (q->plan.aggregate) {
-    q->grace_ms = q->plan.window.has_grace ? q->plan.window.grace_ms
-                                           : e->limits.grace_ns / 1000000;
+    q->grace_ms =
+        q->plan.window.has_grace ? q->plan.window.grace_ms : e->limits.grace_ns / 1000000;
     if (!(q->aggs = ql_aggtable_new(&q->plan))) {
       ql_set_error(err, 50000, "out of memory");
       goto fail_locked;
@@ -379,8 +387,10 @@ fail:
 /* Detaches q from its stream (stream dropped or query stopped); lock held. */
 void ql_query_detach(ql_query *q) {
   if (!q->stream) return;
-  if (q->prev) q->prev->next = q->next;
-  else q->stream->queries = q->next;
+  if (q->prev)
+    q->prev->next = q->next;
+  else
+    q->stream->queries = q->next;
   if (q->next) q->next->prev = q->prev;
   q->next = q->prev = NULL;
   q->stream = NULL;
@@ -391,8 +401,10 @@ void ql_query_stop(ql_query *q) {
   ql_engine *e = q->engine;
   pthread_mutex_lock(&e->lock);
   ql_query_detach(q);
-  if (q->all_prev) q->all_prev->all_next = q->all_next;
-  else e->queries = q->all_next;
+  if (q->all_prev)
+    q->all_prev->all_next = q->all_next;
+  else
+    e->queries = q->all_next;
   if (q->all_next) q->all_next->all_prev = q->all_prev;
   if (!q->ended) {
     q->ended = 1; /* stopped by its owner: no end callback */
@@ -403,15 +415,27 @@ void ql_query_stop(ql_query *q) {
   query_free(q);
 }
 
-const char *ql_query_id(const ql_query *q) { return q->id; }
-size_t ql_query_column_count(const ql_query *q) { return q->plan.ncols; }
+const char *ql_query_id(const ql_query *q) {
+  return q->id;
+}
+size_t ql_query_column_count(const ql_query *q) {
+  return q->plan.ncols;
+}
 const char *ql_query_column_name(const ql_query *q, size_t i) {
   return i < q->plan.ncols ? q->plan.names[i] : NULL;
 }
 const char *ql_query_column_type(const ql_query *q, size_t i) {
   return i < q->plan.ncols ? ql_type_name(q->plan.types[i]) : NULL;
 }
-const char *ql_query_source(const ql_query *q) { return q->source_name; }
-int64_t ql_query_limit(const ql_query *q) { return q->plan.limit; }
-int ql_query_is_pull(const ql_query *q) { return q->plan.pull; }
-const char *ql_query_sql(const ql_query *q) { return q->stmt->text; }
+const char *ql_query_source(const ql_query *q) {
+  return q->source_name;
+}
+int64_t ql_query_limit(const ql_query *q) {
+  return q->plan.limit;
+}
+int ql_query_is_pull(const ql_query *q) {
+  return q->plan.pull;
+}
+const char *ql_query_sql(const ql_query *q) {
+  return q->stmt->text;
+}

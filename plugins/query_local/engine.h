@@ -20,13 +20,13 @@ typedef struct ql_error {
 } ql_error;
 
 typedef struct ql_limits {
-  size_t max_push_queries;    /* ad-hoc API queries running at once */
-  size_t retain_records;      /* per stream, for auto.offset.reset=earliest */
+  size_t max_push_queries; /* ad-hoc API queries running at once */
+  size_t retain_records;   /* per stream, for auto.offset.reset=earliest */
   size_t retain_bytes;
   int64_t retain_age_ns;
-  int64_t emit_interval_ns;   /* windowed aggregates: 0 = emit on every change */
-  int64_t grace_ns;           /* late rows accepted into a closed window for this long */
-  const char *default_topic;  /* records entering the stage feed streams on this topic */
+  int64_t emit_interval_ns;  /* windowed aggregates: 0 = emit on every change */
+  int64_t grace_ns;          /* late rows accepted into a closed window for this long */
+  const char *default_topic; /* records entering the stage feed streams on this topic */
   /* Wall clock read at ingest for retain_age (NULL = CLOCK_REALTIME_COARSE); tests inject
    * one so that ageing does not depend on when the test runs. */
   int64_t (*now_wall_ns)(void);
@@ -49,9 +49,9 @@ typedef void (*ql_row_fn)(void *ctx, const sd_value *values, size_t column_count
 typedef void (*ql_end_fn)(void *ctx, const char *reason);
 
 typedef struct ql_query_opts {
-  int earliest;       /* auto.offset.reset = earliest: replay retained records first */
-  int ad_hoc;         /* counts against max_push_queries */
-  const char *name;   /* named queries from the INI; NULL = transient id generated */
+  int earliest;     /* auto.offset.reset = earliest: replay retained records first */
+  int ad_hoc;       /* counts against max_push_queries */
+  const char *name; /* named queries from the INI; NULL = transient id generated */
 } ql_query_opts;
 
 /* Parses, plans and starts a push query (SELECT … EMIT CHANGES). NULL + err on failure
@@ -65,7 +65,7 @@ size_t ql_query_column_count(const ql_query *query);
 const char *ql_query_column_name(const ql_query *query, size_t i); /* "DEVICEID" */
 const char *ql_query_column_type(const ql_query *query, size_t i); /* "STRING" */
 const char *ql_query_source(const ql_query *query);                /* stream name */
-int64_t ql_query_limit(const ql_query *query);                      /* -1 = none */
+int64_t ql_query_limit(const ql_query *query);                     /* -1 = none */
 
 /* Only validates (for `sensord -t`): 0 ok, else -1 and err. */
 int ql_check_statement(ql_engine *engine, const char *sql, ql_error *err);

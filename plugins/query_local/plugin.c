@@ -12,9 +12,9 @@
 #include <strings.h>
 #include <time.h>
 
-#define QL_DEFAULT_STREAM                                                                    \
-  "CREATE STREAM smartphone_sensor_stream (name VARCHAR, time BIGINT, values_x DOUBLE, "      \
-  "values_y DOUBLE, values_z DOUBLE, messageId BIGINT, sessionId VARCHAR, deviceId VARCHAR) " \
+#define QL_DEFAULT_STREAM                                                                      \
+  "CREATE STREAM smartphone_sensor_stream (name VARCHAR, time BIGINT, values_x DOUBLE, "       \
+  "values_y DOUBLE, values_z DOUBLE, messageId BIGINT, sessionId VARCHAR, deviceId VARCHAR) "  \
   "WITH (KAFKA_TOPIC='smartphone-sensor-data', VALUE_FORMAT='JSON')"
 
 static const sd_config_key ql_config_keys[] = {
@@ -54,8 +54,8 @@ static const sd_config_key ql_config_keys[] = {
      "like ksqlDB with cache.max.bytes.buffering=0)"},
     {"grace", SD_CFG_DURATION, SD_CFG_HAS_MIN, "10s", 0, 0, NULL,
      "windows accept late rows for this long after they end"},
-    {"tick_interval", SD_CFG_DURATION, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "100ms", 1e6, 60e9, NULL,
-     "how often windows are flushed and closed and retention is expired"},
+    {"tick_interval", SD_CFG_DURATION, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "100ms", 1e6, 60e9,
+     NULL, "how often windows are flushed and closed and retention is expired"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL}};
 
 typedef struct ql_stage ql_stage;
@@ -271,8 +271,8 @@ static void update_stats(ql_stage *st) {
   ql_stats s;
   ql_engine_stats(st->engine, &s);
   if (s.deserialization_errors > st->last_stats.deserialization_errors)
-    st->host->metric_add(st->m_deser_errors,
-                         (double)(s.deserialization_errors - st->last_stats.deserialization_errors));
+    st->host->metric_add(st->m_deser_errors, (double)(s.deserialization_errors -
+                                                      st->last_stats.deserialization_errors));
   st->last_stats = s;
 }
 
@@ -290,7 +290,9 @@ static void ql_notify(void *ctx) {
   st->host->wakeup(st->stage);
 }
 
-static void ql_on_wakeup(void *state) { ql_tick(state); }
+static void ql_on_wakeup(void *state) {
+  ql_tick(state);
+}
 
 /* ---- lifecycle --------------------------------------------------------------------- */
 static void ql_destroy(void *state);
@@ -350,7 +352,8 @@ static sd_result ql_init(const sd_host_api *host, sd_stage *stage, void **state)
     st->named_count++;
     ql_query_opts opts = {.earliest = 0, .ad_hoc = 0, .name = q->name};
     memset(&err, 0, sizeof err);
-    q->query = ql_query_start(st->engine, nl.sqls[i], &opts, named_on_row, named_on_end, q, &err);
+    q->query =
+        ql_query_start(st->engine, nl.sqls[i], &opts, named_on_row, named_on_end, q, &err);
     if (!q->query) {
       host->log(stage, SD_LOG_ERROR, "named query failed to start: query=%s error=\"%s\"",
                 q->name, err.message);
@@ -369,7 +372,8 @@ static sd_result ql_init(const sd_host_api *host, sd_stage *stage, void **state)
     for (size_t c = 0; c < q->ncols; c++) {
       cols[c] = ql_query_column_name(q->query, c);
       types[c] = ql_query_column_type(q->query, c);
-      if (q->key_col < 0 && strcasecmp(cols[c], "DEVICEID") == 0 && strcmp(types[c], "STRING") == 0)
+      if (q->key_col < 0 && strcasecmp(cols[c], "DEVICEID") == 0 &&
+          strcmp(types[c], "STRING") == 0)
         q->key_col = (long)c;
     }
     q->schema = host->schema_new(stage, q->name, q->ncols, cols, types);
@@ -377,8 +381,8 @@ static sd_result ql_init(const sd_host_api *host, sd_stage *stage, void **state)
     free(types);
     char labels[200];
     snprintf(labels, sizeof labels, "query=\"%s\"", q->name);
-    q->rows_out = host->counter(stage, "query_rows_out_total", "rows a named query sent downstream",
-                                labels);
+    q->rows_out = host->counter(stage, "query_rows_out_total",
+                                "rows a named query sent downstream", labels);
     if (!q->schema) ok = 0;
   }
   named_list_free(&nl);
@@ -393,7 +397,8 @@ static sd_result ql_init(const sd_host_api *host, sd_stage *stage, void **state)
 static sd_result ql_start(void *state) {
   ql_stage *st = state;
   const sd_host_api *h = st->host;
-  st->timer = h->timer_start(st->stage, h->config_duration(st->stage, "tick_interval"), 1, ql_tick);
+  st->timer =
+      h->timer_start(st->stage, h->config_duration(st->stage, "tick_interval"), 1, ql_tick);
   const char *listen = h->config_string(st->stage, "listen");
   if (strcmp(listen, "off") == 0) return SD_OK;
   api_config cfg = {

@@ -8,12 +8,13 @@
 
 #include <pthread.h>
 
-#define QL_LAYOUTS 16  /* distinct record shapes cached per stream */
+#define QL_LAYOUTS  16 /* distinct record shapes cached per stream */
 #define QL_MAX_ARGS 16 /* scalar function arguments */
 
-/* ---- Evaluation --------------------------------------------------------------------------- */
+/* ---- Evaluation ---------------------------------------------------------------------------
+ */
 typedef struct ql_eval_ctx {
-  const sd_value *row;  /* stream columns */
+  const sd_value *row; /* stream columns */
   int64_t rowtime_ms;
   int64_t wstart, wend; /* windowed aggregates */
   const sd_value *keys; /* GROUP BY values */
@@ -32,7 +33,8 @@ int ql_like(const char *s, size_t slen, const char *pat, size_t plen);
 int ql_values_equal(const sd_value *a, const sd_value *b);
 uint64_t ql_value_hash(const sd_value *v, uint64_t h);
 
-/* ---- Scalar functions ---------------------------------------------------------------------- */
+/* ---- Scalar functions ----------------------------------------------------------------------
+ */
 typedef struct ql_func {
   const char *name;
   int min_args, max_args; /* max -1: variadic */
@@ -43,7 +45,8 @@ typedef struct ql_func {
 
 const ql_func *ql_func_find(const char *upper_name);
 
-/* ---- Aggregates ------------------------------------------------------------------------------ */
+/* ---- Aggregates
+ * ------------------------------------------------------------------------------ */
 typedef enum ql_agg_kind {
   QL_AGG_COUNT,
   QL_AGG_SUM,
@@ -62,7 +65,8 @@ typedef struct ql_agg_spec {
   ql_type out_type;
 } ql_agg_spec;
 
-/* ---- Streams --------------------------------------------------------------------------------- */
+/* ---- Streams
+ * --------------------------------------------------------------------------------- */
 typedef struct ql_column {
   char *name;
   ql_type type;
@@ -72,9 +76,9 @@ typedef struct ql_column {
 /* The column each field position maps to, for one record shape (names kept to verify). */
 typedef struct ql_layout {
   size_t nfields;
-  char *names;       /* concatenated field names */
+  char *names; /* concatenated field names */
   uint32_t *name_len;
-  int *col;          /* column index or -1 */
+  int *col; /* column index or -1 */
   uint64_t last_use;
 } ql_layout;
 
@@ -101,8 +105,8 @@ typedef struct ql_stream {
   size_t ring_cap, ring_head, ring_count, ring_bytes;
   uint64_t next_seq;
   uint64_t records, errors;
-  sd_value *row;     /* deserialized current record */
-  ql_arena scratch;  /* deserialization text, reset per record */
+  sd_value *row;    /* deserialized current record */
+  ql_arena scratch; /* deserialization text, reset per record */
   struct ql_stream *next;
 } ql_stream;
 
@@ -115,7 +119,8 @@ size_t ql_stream_decode(ql_stream *s, const sd_record_view *r);
 void ql_stream_retain(ql_stream *s, int64_t ts_ns, int64_t arrived_ns, size_t max_bytes);
 void ql_stream_expire(ql_stream *s, int64_t older_than_ns);
 
-/* ---- Planned SELECT ------------------------------------------------------------------------ */
+/* ---- Planned SELECT ------------------------------------------------------------------------
+ */
 typedef struct ql_plan {
   size_t ncols;
   char **names;
@@ -135,11 +140,12 @@ typedef struct ql_plan {
 /* Resolves names and types of a SELECT against a stream. 0, or -1 with err (40001). */
 int ql_plan_select(ql_arena *a, ql_stmt *s, const ql_stream *st, ql_plan *out, ql_error *err);
 
-/* ---- Windowed aggregation state ------------------------------------------------------------ */
+/* ---- Windowed aggregation state ------------------------------------------------------------
+ */
 typedef struct ql_aggtable ql_aggtable;
 ql_aggtable *ql_aggtable_new(const ql_plan *plan);
 void ql_aggtable_free(ql_aggtable *t);
-void ql_agg_row(ql_query *q, ql_eval_ctx *c);             /* a filtered input row */
+void ql_agg_row(ql_query *q, ql_eval_ctx *c);                   /* a filtered input row */
 void ql_agg_flush(ql_query *q, int64_t now_wall_ns, int force); /* emit-interval flush */
 size_t ql_aggtable_groups(const ql_aggtable *t);
 
@@ -161,11 +167,11 @@ struct ql_query {
   uint64_t start_seq; /* retained rows before this are replayed (earliest) */
   int64_t emitted;
   uint64_t late_rows;
-  sd_value *out;      /* projection buffer */
+  sd_value *out; /* projection buffer */
   ql_aggtable *aggs;
   int64_t emit_interval_ns, grace_ms;
-  ql_query *next, *prev;             /* on the stream */
-  ql_query *all_next, *all_prev;     /* on the engine */
+  ql_query *next, *prev;         /* on the stream */
+  ql_query *all_next, *all_prev; /* on the engine */
 };
 
 /* Emits one projected row (counts it, applies LIMIT, ends the query on the limit). */
@@ -173,7 +179,8 @@ void ql_query_emit(ql_query *q, const sd_value *vals, int64_t rowtime_ms);
 /* Ends a query by itself: once, with ksqlDB's final message. */
 void ql_query_end(ql_query *q, const char *reason);
 
-/* ---- Engine ------------------------------------------------------------------------------- */
+/* ---- Engine -------------------------------------------------------------------------------
+ */
 struct ql_engine {
   pthread_mutex_t lock;
   ql_limits limits;
@@ -191,7 +198,7 @@ struct ql_engine {
 
 ql_stream *ql_engine_find_stream(ql_engine *e, const char *name);
 ql_query *ql_query_find_locked(ql_engine *e, const char *id); /* case-insensitive */
-void ql_query_detach(ql_query *q); /* from its stream; lock held */
+void ql_query_detach(ql_query *q);                            /* from its stream; lock held */
 /* Statement execution for /ksql (ddl.c), under the engine lock. */
 json_t *ql_ddl_execute(ql_engine *e, ql_stmt *s, ql_error *err);
 

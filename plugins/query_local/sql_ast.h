@@ -48,9 +48,9 @@ typedef enum ql_tok_kind {
 
 typedef struct ql_token {
   ql_tok_kind kind;
-  int line, col;  /* 1-based */
-  size_t offset;  /* byte offset of the first character */
-  size_t length;  /* bytes in the source */
+  int line, col;   /* 1-based */
+  size_t offset;   /* byte offset of the first character */
+  size_t length;   /* bytes in the source */
   const char *src; /* points into the source text */
   char *value;     /* NUL-terminated: upper-cased ident, unquoted ident, unescaped string */
 } ql_token;
@@ -59,10 +59,11 @@ typedef struct ql_token {
  * quote: -1 and err (40001, ksqlDB-style position). */
 int ql_lex(ql_arena *a, const char *sql, ql_token **out, size_t *count, ql_error *err);
 
-/* ---- Expressions -------------------------------------------------------------------------- */
+/* ---- Expressions --------------------------------------------------------------------------
+ */
 typedef enum ql_op {
   QL_E_LIT,
-  QL_E_COL,         /* name resolved to index into the stream's columns */
+  QL_E_COL, /* name resolved to index into the stream's columns */
   QL_E_ROWTIME,
   QL_E_WINDOWSTART,
   QL_E_WINDOWEND,
@@ -81,34 +82,34 @@ typedef enum ql_op {
   QL_E_LE,
   QL_E_GT,
   QL_E_GE,
-  QL_E_IS_NULL,     /* negated: IS NOT NULL */
-  QL_E_IN,          /* args[0] IN (args[1..]); negated: NOT IN */
-  QL_E_BETWEEN,     /* args[0] BETWEEN args[1] AND args[2]; negated */
-  QL_E_LIKE,        /* args[0] LIKE args[1]; negated */
-  QL_E_CASE,        /* args: [operand] (when, then)* [else]; see has_operand/has_else */
-  QL_E_CALL,        /* scalar function or aggregate (before planning) */
+  QL_E_IS_NULL, /* negated: IS NOT NULL */
+  QL_E_IN,      /* args[0] IN (args[1..]); negated: NOT IN */
+  QL_E_BETWEEN, /* args[0] BETWEEN args[1] AND args[2]; negated */
+  QL_E_LIKE,    /* args[0] LIKE args[1]; negated */
+  QL_E_CASE,    /* args: [operand] (when, then)* [else]; see has_operand/has_else */
+  QL_E_CALL,    /* scalar function or aggregate (before planning) */
   QL_E_CAST,
-  QL_E_STAR,        /* COUNT(*) argument */
-  QL_E_AGGREF,      /* planned: value of aggregate slot `index` */
-  QL_E_GROUPREF     /* planned: value of GROUP BY key `index` */
+  QL_E_STAR,    /* COUNT(*) argument */
+  QL_E_AGGREF,  /* planned: value of aggregate slot `index` */
+  QL_E_GROUPREF /* planned: value of GROUP BY key `index` */
 } ql_op;
 
 struct ql_func;
 
 typedef struct ql_expr {
   ql_op op;
-  ql_type type;     /* result type, set by the planner */
-  int line, col;    /* where the expression starts */
+  ql_type type;  /* result type, set by the planner */
+  int line, col; /* where the expression starts */
   int negated;
   int has_operand, has_else; /* CASE */
-  int index;        /* column / aggregate slot / group key */
-  char *name;       /* column or function name as resolved (upper-cased unless quoted) */
-  char *text;       /* source text of the expression, for names and messages */
-  sd_value lit;     /* QL_E_LIT */
+  int index;                 /* column / aggregate slot / group key */
+  char *name;   /* column or function name as resolved (upper-cased unless quoted) */
+  char *text;   /* source text of the expression, for names and messages */
+  sd_value lit; /* QL_E_LIT */
   ql_type lit_type;
-  ql_type cast_to;  /* QL_E_CAST */
+  ql_type cast_to;          /* QL_E_CAST */
   const struct ql_func *fn; /* QL_E_CALL after planning */
-  int agg;          /* QL_E_CALL: an aggregate function */
+  int agg;                  /* QL_E_CALL: an aggregate function */
   struct ql_expr **args;
   size_t nargs;
 } ql_expr;

@@ -124,8 +124,10 @@ void ql_format_double(double d, char *buf, size_t len) {
       for (int k = 0; k <= exp10; k++)
         o += (size_t)snprintf(buf + o, len - o, "%c", (size_t)k < nd ? digits[k] : '0');
       o += (size_t)snprintf(buf + o, len - o, ".");
-      if ((size_t)exp10 + 1 >= nd) o += (size_t)snprintf(buf + o, len - o, "0");
-      else o += (size_t)snprintf(buf + o, len - o, "%s", digits + exp10 + 1);
+      if ((size_t)exp10 + 1 >= nd)
+        o += (size_t)snprintf(buf + o, len - o, "0");
+      else
+        o += (size_t)snprintf(buf + o, len - o, "%s", digits + exp10 + 1);
     } else {
       o += (size_t)snprintf(buf + o, len - o, "0.");
       for (int k = -1; k > exp10; k--) o += (size_t)snprintf(buf + o, len - o, "0");
@@ -150,13 +152,23 @@ static void format_timestamp(int64_t ms, char *buf, size_t len) {
 int ql_value_to_text(const sd_value *v, ql_type t, ql_arena *a, sd_value *out) {
   char buf[64];
   switch (v->type) {
-  case SD_NULL: *out = null_value; return 0;
-  case SD_STRING: *out = *v; return 0;
-  case SD_BOOL: snprintf(buf, sizeof buf, "%s", v->as.i ? "true" : "false"); break;
-  case SD_DOUBLE: ql_format_double(v->as.d, buf, sizeof buf); break;
+  case SD_NULL:
+    *out = null_value;
+    return 0;
+  case SD_STRING:
+    *out = *v;
+    return 0;
+  case SD_BOOL:
+    snprintf(buf, sizeof buf, "%s", v->as.i ? "true" : "false");
+    break;
+  case SD_DOUBLE:
+    ql_format_double(v->as.d, buf, sizeof buf);
+    break;
   default:
-    if (t == QL_T_TIMESTAMP) format_timestamp(v->as.i, buf, sizeof buf);
-    else snprintf(buf, sizeof buf, "%lld", (long long)v->as.i);
+    if (t == QL_T_TIMESTAMP)
+      format_timestamp(v->as.i, buf, sizeof buf);
+    else
+      snprintf(buf, sizeof buf, "%lld", (long long)v->as.i);
   }
   size_t n = strlen(buf);
   char *p = ql_arena_strndup(a, buf, n);
@@ -201,7 +213,8 @@ int ql_like(const char *s, size_t slen, const char *pat, size_t plen) {
   return pi == plen;
 }
 
-/* ---- Arithmetic ---------------------------------------------------------------------------- */
+/* ---- Arithmetic ----------------------------------------------------------------------------
+ */
 static void arith(const ql_expr *e, const sd_value *a, const sd_value *b, sd_value *out) {
   int divides = e->op == QL_E_DIV || e->op == QL_E_MOD;
   if (a->type == SD_NULL || b->type == SD_NULL || (divides && as_double(b) == 0)) {
@@ -211,11 +224,21 @@ static void arith(const ql_expr *e, const sd_value *a, const sd_value *b, sd_val
   if (a->type == SD_DOUBLE || b->type == SD_DOUBLE) {
     double x = as_double(a), y = as_double(b), r;
     switch (e->op) {
-    case QL_E_ADD: r = x + y; break;
-    case QL_E_SUB: r = x - y; break;
-    case QL_E_MUL: r = x * y; break;
-    case QL_E_DIV: r = x / y; break;
-    default: r = fmod(x, y); break;
+    case QL_E_ADD:
+      r = x + y;
+      break;
+    case QL_E_SUB:
+      r = x - y;
+      break;
+    case QL_E_MUL:
+      r = x * y;
+      break;
+    case QL_E_DIV:
+      r = x / y;
+      break;
+    default:
+      r = fmod(x, y);
+      break;
     }
     set_double(out, r);
     return;
@@ -224,17 +247,30 @@ static void arith(const ql_expr *e, const sd_value *a, const sd_value *b, sd_val
   uint64_t x = (uint64_t)a->as.i, y = (uint64_t)b->as.i, r;
   int64_t sx = a->as.i, sy = b->as.i;
   switch (e->op) {
-  case QL_E_ADD: r = x + y; break;
-  case QL_E_SUB: r = x - y; break;
-  case QL_E_MUL: r = x * y; break;
-  case QL_E_DIV: r = (sy == -1) ? 0 - x : (uint64_t)(sx / sy); break;
-  default: r = (sy == -1) ? 0 : (uint64_t)(sx % sy); break;
+  case QL_E_ADD:
+    r = x + y;
+    break;
+  case QL_E_SUB:
+    r = x - y;
+    break;
+  case QL_E_MUL:
+    r = x * y;
+    break;
+  case QL_E_DIV:
+    r = (sy == -1) ? 0 - x : (uint64_t)(sx / sy);
+    break;
+  default:
+    r = (sy == -1) ? 0 : (uint64_t)(sx % sy);
+    break;
   }
-  if (e->type == QL_T_INTEGER) set_int(out, (int32_t)(uint32_t)r);
-  else set_int(out, (int64_t)r);
+  if (e->type == QL_T_INTEGER)
+    set_int(out, (int32_t)(uint32_t)r);
+  else
+    set_int(out, (int64_t)r);
 }
 
-/* ---- Evaluation ------------------------------------------------------------------------------ */
+/* ---- Evaluation
+ * ------------------------------------------------------------------------------ */
 int ql_eval_true(const ql_expr *e, ql_eval_ctx *c) {
   /* The commonest filter, column = 'text', without the tree walk. */
   if (e->op == QL_E_EQ && e->args[0]->op == QL_E_COL && e->args[1]->op == QL_E_LIT &&
@@ -252,12 +288,18 @@ int ql_eval_true(const ql_expr *e, ql_eval_ctx *c) {
 static int cmp_op(ql_op op, const sd_value *a, const sd_value *b) {
   int r = compare(a, b);
   switch (op) {
-  case QL_E_EQ: return r == 0;
-  case QL_E_NE: return r != 0;
-  case QL_E_LT: return r < 0;
-  case QL_E_LE: return r <= 0;
-  case QL_E_GT: return r > 0;
-  default: return r >= 0;
+  case QL_E_EQ:
+    return r == 0;
+  case QL_E_NE:
+    return r != 0;
+  case QL_E_LT:
+    return r < 0;
+  case QL_E_LE:
+    return r <= 0;
+  case QL_E_GT:
+    return r > 0;
+  default:
+    return r >= 0;
   }
 }
 
@@ -280,9 +322,12 @@ static void cast_value(const ql_expr *e, const sd_value *v, ql_eval_ctx *c, sd_v
     return;
   case QL_T_BOOLEAN:
     if (v->type == SD_STRING) {
-      if (v->as.s.len == 4 && !strncasecmp(v->as.s.ptr, "true", 4)) set_bool(out, 1);
-      else if (v->as.s.len == 5 && !strncasecmp(v->as.s.ptr, "false", 5)) set_bool(out, 0);
-      else *out = null_value;
+      if (v->as.s.len == 4 && !strncasecmp(v->as.s.ptr, "true", 4))
+        set_bool(out, 1);
+      else if (v->as.s.len == 5 && !strncasecmp(v->as.s.ptr, "false", 5))
+        set_bool(out, 0);
+      else
+        *out = null_value;
     } else {
       set_bool(out, v->as.i != 0);
     }
@@ -293,8 +338,10 @@ static void cast_value(const ql_expr *e, const sd_value *v, ql_eval_ctx *c, sd_v
       text_to_cstr(v, buf, sizeof buf);
       char *end;
       double d = strtod(buf, &end);
-      if (end == buf || *end) *out = null_value;
-      else set_double(out, d);
+      if (end == buf || *end)
+        *out = null_value;
+      else
+        set_double(out, d);
     } else {
       set_double(out, as_double(v));
     }
@@ -314,10 +361,14 @@ static void cast_value(const ql_expr *e, const sd_value *v, ql_eval_ctx *c, sd_v
       r = ll;
     } else if (v->type == SD_DOUBLE) {
       double d = v->as.d;
-      if (isnan(d)) r = 0;
-      else if (d >= 9.2233720368547758e18) r = INT64_MAX;
-      else if (d <= -9.2233720368547758e18) r = INT64_MIN;
-      else r = (int64_t)d; /* truncates toward zero, like Java */
+      if (isnan(d))
+        r = 0;
+      else if (d >= 9.2233720368547758e18)
+        r = INT64_MAX;
+      else if (d <= -9.2233720368547758e18)
+        r = INT64_MIN;
+      else
+        r = (int64_t)d; /* truncates toward zero, like Java */
     } else {
       r = v->as.i;
     }
@@ -331,24 +382,44 @@ static void cast_value(const ql_expr *e, const sd_value *v, ql_eval_ctx *c, sd_v
 void ql_eval(const ql_expr *e, ql_eval_ctx *c, sd_value *out) {
   sd_value a, b;
   switch (e->op) {
-  case QL_E_LIT: *out = e->lit; return;
-  case QL_E_COL: *out = c->row[e->index]; return;
-  case QL_E_ROWTIME: set_int(out, c->rowtime_ms); return;
-  case QL_E_WINDOWSTART: set_int(out, c->wstart); return;
-  case QL_E_WINDOWEND: set_int(out, c->wend); return;
-  case QL_E_GROUPREF: *out = c->keys[e->index]; return;
-  case QL_E_AGGREF: *out = c->aggs[e->index]; return;
+  case QL_E_LIT:
+    *out = e->lit;
+    return;
+  case QL_E_COL:
+    *out = c->row[e->index];
+    return;
+  case QL_E_ROWTIME:
+    set_int(out, c->rowtime_ms);
+    return;
+  case QL_E_WINDOWSTART:
+    set_int(out, c->wstart);
+    return;
+  case QL_E_WINDOWEND:
+    set_int(out, c->wend);
+    return;
+  case QL_E_GROUPREF:
+    *out = c->keys[e->index];
+    return;
+  case QL_E_AGGREF:
+    *out = c->aggs[e->index];
+    return;
   case QL_E_NEG:
     ql_eval(e->args[0], c, &a);
-    if (a.type == SD_NULL) *out = null_value;
-    else if (a.type == SD_DOUBLE) set_double(out, -a.as.d);
-    else if (e->type == QL_T_INTEGER) set_int(out, (int32_t)(0u - (uint32_t)a.as.i));
-    else set_int(out, (int64_t)(0ull - (uint64_t)a.as.i));
+    if (a.type == SD_NULL)
+      *out = null_value;
+    else if (a.type == SD_DOUBLE)
+      set_double(out, -a.as.d);
+    else if (e->type == QL_T_INTEGER)
+      set_int(out, (int32_t)(0u - (uint32_t)a.as.i));
+    else
+      set_int(out, (int64_t)(0ull - (uint64_t)a.as.i));
     return;
   case QL_E_NOT:
     ql_eval(e->args[0], c, &a);
-    if (a.type == SD_NULL) *out = null_value;
-    else set_bool(out, !a.as.i);
+    if (a.type == SD_NULL)
+      *out = null_value;
+    else
+      set_bool(out, !a.as.i);
     return;
   case QL_E_AND:
     ql_eval(e->args[0], c, &a);
@@ -357,9 +428,12 @@ void ql_eval(const ql_expr *e, ql_eval_ctx *c, sd_value *out) {
       return;
     }
     ql_eval(e->args[1], c, &b);
-    if (b.type == SD_BOOL && !b.as.i) set_bool(out, 0);
-    else if (a.type == SD_NULL || b.type == SD_NULL) *out = null_value;
-    else set_bool(out, 1);
+    if (b.type == SD_BOOL && !b.as.i)
+      set_bool(out, 0);
+    else if (a.type == SD_NULL || b.type == SD_NULL)
+      *out = null_value;
+    else
+      set_bool(out, 1);
     return;
   case QL_E_OR:
     ql_eval(e->args[0], c, &a);
@@ -368,9 +442,12 @@ void ql_eval(const ql_expr *e, ql_eval_ctx *c, sd_value *out) {
       return;
     }
     ql_eval(e->args[1], c, &b);
-    if (b.type == SD_BOOL && b.as.i) set_bool(out, 1);
-    else if (a.type == SD_NULL || b.type == SD_NULL) *out = null_value;
-    else set_bool(out, 0);
+    if (b.type == SD_BOOL && b.as.i)
+      set_bool(out, 1);
+    else if (a.type == SD_NULL || b.type == SD_NULL)
+      *out = null_value;
+    else
+      set_bool(out, 0);
     return;
   case QL_E_ADD:
   case QL_E_SUB:
@@ -393,8 +470,10 @@ void ql_eval(const ql_expr *e, ql_eval_ctx *c, sd_value *out) {
       return;
     }
     ql_eval(e->args[1], c, &b);
-    if (b.type == SD_NULL) *out = null_value;
-    else set_bool(out, cmp_op(e->op, &a, &b));
+    if (b.type == SD_NULL)
+      *out = null_value;
+    else
+      set_bool(out, cmp_op(e->op, &a, &b));
     return;
   case QL_E_IS_NULL:
     ql_eval(e->args[0], c, &a);
@@ -409,14 +488,17 @@ void ql_eval(const ql_expr *e, ql_eval_ctx *c, sd_value *out) {
     int saw_null = 0;
     for (size_t k = 1; k < e->nargs; k++) {
       ql_eval(e->args[k], c, &b);
-      if (b.type == SD_NULL) saw_null = 1;
+      if (b.type == SD_NULL)
+        saw_null = 1;
       else if (compare(&a, &b) == 0) {
         set_bool(out, !e->negated);
         return;
       }
     }
-    if (saw_null) *out = null_value;
-    else set_bool(out, e->negated);
+    if (saw_null)
+      *out = null_value;
+    else
+      set_bool(out, e->negated);
     return;
   }
   case QL_E_BETWEEN: {
@@ -428,17 +510,23 @@ void ql_eval(const ql_expr *e, ql_eval_ctx *c, sd_value *out) {
     int r1 = a.type == SD_NULL || lo.type == SD_NULL ? -1 : compare(&a, &lo) >= 0;
     int r2 = a.type == SD_NULL || hi.type == SD_NULL ? -1 : compare(&a, &hi) <= 0;
     int r;
-    if (r1 == 0 || r2 == 0) r = 0;
-    else if (r1 < 0 || r2 < 0) r = -1;
-    else r = 1;
-    if (r < 0) *out = null_value;
-    else set_bool(out, e->negated ? !r : r);
+    if (r1 == 0 || r2 == 0)
+      r = 0;
+    else if (r1 < 0 || r2 < 0)
+      r = -1;
+    else
+      r = 1;
+    if (r < 0)
+      *out = null_value;
+    else
+      set_bool(out, e->negated ? !r : r);
     return;
   }
   case QL_E_LIKE:
     ql_eval(e->args[0], c, &a);
     ql_eval(e->args[1], c, &b);
-    if (a.type == SD_NULL || b.type == SD_NULL) *out = null_value;
+    if (a.type == SD_NULL || b.type == SD_NULL)
+      *out = null_value;
     else {
       int m = ql_like(a.as.s.ptr, a.as.s.len, b.as.s.ptr, b.as.s.len);
       set_bool(out, e->negated ? !m : m);
@@ -461,8 +549,10 @@ void ql_eval(const ql_expr *e, ql_eval_ctx *c, sd_value *out) {
       ql_eval(e->args[k + 1], c, out);
       return;
     }
-    if (e->has_else) ql_eval(e->args[e->nargs - 1], c, out);
-    else *out = null_value;
+    if (e->has_else)
+      ql_eval(e->args[e->nargs - 1], c, out);
+    else
+      *out = null_value;
     return;
   }
   case QL_E_CALL: {

@@ -10,7 +10,9 @@
 
 static const sd_value null_value = {.type = SD_NULL};
 
-static ql_type argt(const ql_expr *call, size_t k) { return call->args[k]->type; }
+static ql_type argt(const ql_expr *call, size_t k) {
+  return call->args[k]->type;
+}
 
 static int want(const ql_expr *call, size_t k, int (*ok)(ql_type), const char *what, char *msg,
                 size_t len) {
@@ -20,9 +22,15 @@ static int want(const ql_expr *call, size_t k, int (*ok)(ql_type), const char *w
            call->name, ql_type_name(t), k + 1, what);
   return -1;
 }
-static int is_num(ql_type t) { return ql_type_numeric(t); }
-static int is_str(ql_type t) { return t == QL_T_STRING; }
-static int is_int(ql_type t) { return t == QL_T_INTEGER || t == QL_T_BIGINT; }
+static int is_num(ql_type t) {
+  return ql_type_numeric(t);
+}
+static int is_str(ql_type t) {
+  return t == QL_T_STRING;
+}
+static int is_int(ql_type t) {
+  return t == QL_T_INTEGER || t == QL_T_BIGINT;
+}
 
 /* The type both fit in, or QL_T_NULL when they do not mix. */
 static int common_type(ql_type a, ql_type b, ql_type *out) {
@@ -50,7 +58,9 @@ static void widen(const ql_expr *call, const sd_value *in, sd_value *out) {
   }
 }
 
-static double num(const sd_value *v) { return v->type == SD_DOUBLE ? v->as.d : (double)v->as.i; }
+static double num(const sd_value *v) {
+  return v->type == SD_DOUBLE ? v->as.d : (double)v->as.i;
+}
 
 static int any_null(const sd_value *a, size_t n) {
   for (size_t k = 0; k < n; k++)
@@ -64,7 +74,8 @@ static void set_str(sd_value *out, const char *p, size_t n) {
   out->as.s.len = n;
 }
 
-/* ---- Math --------------------------------------------------------------------------------- */
+/* ---- Math ---------------------------------------------------------------------------------
+ */
 static int check_same_num(ql_expr *c, char *m, size_t l) {
   if (want(c, 0, is_num, "numeric", m, l)) return -1;
   c->type = argt(c, 0) == QL_T_NULL ? QL_T_DOUBLE : argt(c, 0);
@@ -79,7 +90,8 @@ static int check_double_num(ql_expr *c, char *m, size_t l) {
 
 static void f_abs(const ql_expr *c, const sd_value *a, ql_eval_ctx *x, sd_value *o) {
   (void)x;
-  if (a[0].type == SD_NULL) *o = null_value;
+  if (a[0].type == SD_NULL)
+    *o = null_value;
   else if (a[0].type == SD_DOUBLE) {
     o->type = SD_DOUBLE;
     o->as.d = fabs(a[0].as.d);
@@ -111,8 +123,10 @@ static void f_round(const ql_expr *c, const sd_value *a, ql_eval_ctx *x, sd_valu
       int64_t p = 1;
       for (int64_t k = 0; k < -a[1].as.i && k < 18; k++) p *= 10;
       int64_t q = v / p, r = v % p;
-      if (r * 2 >= p) q++;
-      else if (r * 2 <= -p) q--;
+      if (r * 2 >= p)
+        q++;
+      else if (r * 2 <= -p)
+        q--;
       v = q * p;
     }
     o->type = SD_INT;
@@ -174,7 +188,8 @@ static void f_power(const ql_expr *c, const sd_value *a, ql_eval_ctx *x, sd_valu
     return;
   }
   double r = pow(num(&a[0]), num(&a[1]));
-  if (isnan(r) || isinf(r)) *o = null_value;
+  if (isnan(r) || isinf(r))
+    *o = null_value;
   else {
     o->type = SD_DOUBLE;
     o->as.d = r;
@@ -224,14 +239,17 @@ static void extreme(const ql_expr *c, const sd_value *a, sd_value *o, int greate
     sd_value v;
     widen(c, &a[k], &v);
     int better;
-    if (!have) better = 1;
+    if (!have)
+      better = 1;
     else if (v.type == SD_STRING) {
       size_t n = v.as.s.len < best.as.s.len ? v.as.s.len : best.as.s.len;
       int r = memcmp(v.as.s.ptr, best.as.s.ptr, n);
       if (!r) r = (v.as.s.len > best.as.s.len) - (v.as.s.len < best.as.s.len);
       better = greatest ? r > 0 : r < 0;
-    } else if (v.type == SD_DOUBLE) better = greatest ? v.as.d > best.as.d : v.as.d < best.as.d;
-    else better = greatest ? v.as.i > best.as.i : v.as.i < best.as.i;
+    } else if (v.type == SD_DOUBLE)
+      better = greatest ? v.as.d > best.as.d : v.as.d < best.as.d;
+    else
+      better = greatest ? v.as.i > best.as.i : v.as.i < best.as.i;
     if (better) {
       best = v;
       have = 1;
@@ -248,7 +266,8 @@ static void f_least(const ql_expr *c, const sd_value *a, ql_eval_ctx *x, sd_valu
   extreme(c, a, o, 0);
 }
 
-/* ---- NULL handling --------------------------------------------------------------------------- */
+/* ---- NULL handling
+ * --------------------------------------------------------------------------- */
 static void f_coalesce(const ql_expr *c, const sd_value *a, ql_eval_ctx *x, sd_value *o) {
   (void)x;
   for (size_t k = 0; k < c->nargs; k++)
@@ -259,7 +278,8 @@ static void f_coalesce(const ql_expr *c, const sd_value *a, ql_eval_ctx *x, sd_v
   *o = null_value;
 }
 
-/* ---- Strings ---------------------------------------------------------------------------------- */
+/* ---- Strings
+ * ---------------------------------------------------------------------------------- */
 static int check_str_to_str(ql_expr *c, char *m, size_t l) {
   for (size_t k = 0; k < c->nargs; k++)
     if (want(c, k, is_str, "STRING", m, l)) return -1;
@@ -407,8 +427,10 @@ static void f_replace(const ql_expr *c, const sd_value *a, ql_eval_ctx *x, sd_va
   }
   size_t hits = 0;
   for (size_t k = 0; k + fn <= n;)
-    if (!memcmp(s + k, from, fn)) hits++, k += fn;
-    else k++;
+    if (!memcmp(s + k, from, fn))
+      hits++, k += fn;
+    else
+      k++;
   size_t out_len = n - hits * fn + hits * tn;
   char *p = ql_arena_alloc(x->scratch, out_len + 1);
   if (!p) {
@@ -478,12 +500,18 @@ static const ql_func functions[] = {
 
 const ql_func *ql_func_find(const char *upper_name) {
   /* Aliases ksqlDB also accepts. */
-  if (!strcmp(upper_name, "CEILING")) upper_name = "CEIL";
-  else if (!strcmp(upper_name, "UPPER")) upper_name = "UCASE";
-  else if (!strcmp(upper_name, "LOWER")) upper_name = "LCASE";
-  else if (!strcmp(upper_name, "LENGTH")) upper_name = "LEN";
-  else if (!strcmp(upper_name, "SUBSTR")) upper_name = "SUBSTRING";
-  else if (!strcmp(upper_name, "POW")) upper_name = "POWER";
+  if (!strcmp(upper_name, "CEILING"))
+    upper_name = "CEIL";
+  else if (!strcmp(upper_name, "UPPER"))
+    upper_name = "UCASE";
+  else if (!strcmp(upper_name, "LOWER"))
+    upper_name = "LCASE";
+  else if (!strcmp(upper_name, "LENGTH"))
+    upper_name = "LEN";
+  else if (!strcmp(upper_name, "SUBSTR"))
+    upper_name = "SUBSTRING";
+  else if (!strcmp(upper_name, "POW"))
+    upper_name = "POWER";
   for (size_t k = 0; k < sizeof functions / sizeof functions[0]; k++)
     if (!strcmp(functions[k].name, upper_name)) return &functions[k];
   return NULL;

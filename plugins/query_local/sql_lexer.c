@@ -16,7 +16,9 @@ struct ql_arena_chunk {
   max_align_t data[];
 };
 
-void ql_arena_init(ql_arena *a) { a->head = a->full = NULL; }
+void ql_arena_init(ql_arena *a) {
+  a->head = a->full = NULL;
+}
 
 void *ql_arena_alloc(ql_arena *a, size_t n) {
   n = (n + 15u) & ~(size_t)15u;
@@ -78,13 +80,20 @@ void ql_arena_free(ql_arena *a) {
 /* ---- Types and errors ------------------------------------------------------------------- */
 const char *ql_type_name(ql_type t) {
   switch (t) {
-  case QL_T_BOOLEAN: return "BOOLEAN";
-  case QL_T_INTEGER: return "INTEGER";
-  case QL_T_BIGINT: return "BIGINT";
-  case QL_T_DOUBLE: return "DOUBLE";
-  case QL_T_STRING: return "STRING";
-  case QL_T_TIMESTAMP: return "TIMESTAMP";
-  default: return "NULL";
+  case QL_T_BOOLEAN:
+    return "BOOLEAN";
+  case QL_T_INTEGER:
+    return "INTEGER";
+  case QL_T_BIGINT:
+    return "BIGINT";
+  case QL_T_DOUBLE:
+    return "DOUBLE";
+  case QL_T_STRING:
+    return "STRING";
+  case QL_T_TIMESTAMP:
+    return "TIMESTAMP";
+  default:
+    return "NULL";
   }
 }
 
@@ -153,8 +162,12 @@ static ql_token *lx_push(lexer *lx, ql_tok_kind kind, size_t start, int line, in
   return t;
 }
 
-static int is_ident_start(int c) { return isalpha(c) || c == '_' || c >= 0x80; }
-static int is_ident_char(int c) { return isalnum(c) || c == '_' || c == '@' || c >= 0x80; }
+static int is_ident_start(int c) {
+  return isalpha(c) || c == '_' || c >= 0x80;
+}
+static int is_ident_char(int c) {
+  return isalnum(c) || c == '_' || c == '@' || c >= 0x80;
+}
 
 /* A quoted run ending in q, where qq stands for one q. */
 static char *lx_quoted(lexer *lx, char q, size_t *out_len) {

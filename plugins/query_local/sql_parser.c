@@ -20,14 +20,16 @@ typedef struct parser {
   size_t n, i;
   ql_error *err;
   int failed;
-  int depth;      /* open parentheses, for the "is missing" message at EOF */
-  int nest;       /* expression recursion, bounded against hostile input */
-  size_t exp_at;  /* token index the expectations below refer to */
+  int depth;     /* open parentheses, for the "is missing" message at EOF */
+  int nest;      /* expression recursion, bounded against hostile input */
+  size_t exp_at; /* token index the expectations below refer to */
   const char *exp[QL_MAX_EXPECT];
   size_t nexp;
 } parser;
 
-static ql_token *cur(parser *p) { return &p->t[p->i]; }
+static ql_token *cur(parser *p) {
+  return &p->t[p->i];
+}
 
 static void expect_note(parser *p, const char *what) {
   if (p->exp_at != p->i) {
@@ -36,8 +38,10 @@ static void expect_note(parser *p, const char *what) {
   }
   for (size_t k = 0; k < p->nexp; k++)
     if (!strcmp(p->exp[k], what)) return;
-  if (p->nexp < QL_MAX_EXPECT) p->exp[p->nexp++] = what;
-  else p->nexp = QL_MAX_EXPECT + 1; /* too many to list */
+  if (p->nexp < QL_MAX_EXPECT)
+    p->exp[p->nexp++] = what;
+  else
+    p->nexp = QL_MAX_EXPECT + 1; /* too many to list */
 }
 
 /* The error at the current token, in ksqlDB's three shapes. */
@@ -119,10 +123,10 @@ static int expect_op(parser *p, const char *op, const char *shown) {
 
 /* Words that end a clause, so they are never taken as an implicit alias or identifier. */
 static const char *const reserved_words[] = {
-    "SELECT", "FROM",  "WHERE", "WINDOW", "GROUP",  "BY",    "HAVING", "EMIT",
-    "LIMIT",  "AS",    "AND",   "OR",     "NOT",    "IN",    "IS",     "NULL",
-    "LIKE",   "BETWEEN", "CASE", "WHEN",  "THEN",   "ELSE",  "END",    "TRUE",
-    "FALSE",  "CAST",  "PARTITION", "CHANGES", "FINAL", "JOIN", "ON", "WITH", NULL};
+    "SELECT",  "FROM",  "WHERE", "WINDOW", "GROUP", "BY",   "HAVING", "EMIT", "LIMIT",
+    "AS",      "AND",   "OR",    "NOT",    "IN",    "IS",   "NULL",   "LIKE", "BETWEEN",
+    "CASE",    "WHEN",  "THEN",  "ELSE",   "END",   "TRUE", "FALSE",  "CAST", "PARTITION",
+    "CHANGES", "FINAL", "JOIN",  "ON",     "WITH",  NULL};
 
 static int is_reserved(const char *upper) {
   for (int k = 0; reserved_words[k]; k++)
@@ -200,8 +204,9 @@ static int parse_type(parser *p, ql_type *out) {
     static const struct {
       const char *name;
       ql_type type;
-    } types[] = {{"BOOLEAN", QL_T_BOOLEAN}, {"INT", QL_T_INTEGER},  {"INTEGER", QL_T_INTEGER},
-                 {"BIGINT", QL_T_BIGINT},   {"DOUBLE", QL_T_DOUBLE}, {"STRING", QL_T_STRING},
+    } types[] = {{"BOOLEAN", QL_T_BOOLEAN}, {"INT", QL_T_INTEGER},
+                 {"INTEGER", QL_T_INTEGER}, {"BIGINT", QL_T_BIGINT},
+                 {"DOUBLE", QL_T_DOUBLE},   {"STRING", QL_T_STRING},
                  {"VARCHAR", QL_T_STRING},  {"TIMESTAMP", QL_T_TIMESTAMP}};
     for (size_t k = 0; k < sizeof types / sizeof types[0]; k++)
       if (!strcmp(t->value, types[k].name)) {
@@ -234,7 +239,8 @@ static ql_expr *parse_literal_number(parser *p, ql_token *t, int negative) {
   if (t->kind == QL_TK_INT) {
     char *end;
     unsigned long long u = strtoull(t->value, &end, 10);
-    if (errno || u > (negative ? (unsigned long long)INT64_MAX + 1ull : (unsigned long long)INT64_MAX)) {
+    if (errno ||
+        u > (negative ? (unsigned long long)INT64_MAX + 1ull : (unsigned long long)INT64_MAX)) {
       fail_msg(p, t, "Invalid numeric literal: %s%s", negative ? "-" : "", t->value);
       return NULL;
     }
@@ -451,10 +457,14 @@ static ql_expr *parse_level(parser *p, const binary_level *lv) {
 
 static const binary_level mul_level = {
     parse_unary, {{"*", 0, QL_E_MUL}, {"/", 0, QL_E_DIV}, {"%", 0, QL_E_MOD}}};
-static ql_expr *parse_mul(parser *p) { return parse_level(p, &mul_level); }
+static ql_expr *parse_mul(parser *p) {
+  return parse_level(p, &mul_level);
+}
 
 static const binary_level add_level = {parse_mul, {{"+", 0, QL_E_ADD}, {"-", 0, QL_E_SUB}}};
-static ql_expr *parse_add(parser *p) { return parse_level(p, &add_level); }
+static ql_expr *parse_add(parser *p) {
+  return parse_level(p, &add_level);
+}
 
 static ql_expr *parse_predicate(parser *p) {
   size_t from = p->i;
@@ -464,8 +474,8 @@ static ql_expr *parse_predicate(parser *p) {
   static const struct {
     const char *op;
     ql_op code;
-  } cmps[] = {{"=", QL_E_EQ}, {"<>", QL_E_NE}, {"!=", QL_E_NE}, {"<", QL_E_LT},
-              {"<=", QL_E_LE}, {">", QL_E_GT}, {">=", QL_E_GE}};
+  } cmps[] = {{"=", QL_E_EQ},  {"<>", QL_E_NE}, {"!=", QL_E_NE}, {"<", QL_E_LT},
+              {"<=", QL_E_LE}, {">", QL_E_GT},  {">=", QL_E_GE}};
   for (size_t k = 0; k < sizeof cmps / sizeof cmps[0]; k++)
     if (is_op(t, cmps[k].op)) {
       p->i++;
@@ -544,7 +554,9 @@ static ql_expr *parse_not(parser *p) {
 }
 
 static const binary_level and_level = {parse_not, {{"AND", 1, QL_E_AND}}};
-static ql_expr *parse_and(parser *p) { return parse_level(p, &and_level); }
+static ql_expr *parse_and(parser *p) {
+  return parse_level(p, &and_level);
+}
 
 static const binary_level or_level = {parse_and, {{"OR", 1, QL_E_OR}}};
 
@@ -568,10 +580,9 @@ static int parse_duration(parser *p, int64_t *out_ms) {
   static const struct {
     const char *name;
     int64_t ms;
-  } units[] = {{"MILLISECOND", 1},    {"MILLISECONDS", 1}, {"SECOND", 1000},
-               {"SECONDS", 1000},     {"MINUTE", 60000},   {"MINUTES", 60000},
-               {"HOUR", 3600000},     {"HOURS", 3600000},  {"DAY", 86400000},
-               {"DAYS", 86400000}};
+  } units[] = {{"MILLISECOND", 1}, {"MILLISECONDS", 1}, {"SECOND", 1000},  {"SECONDS", 1000},
+               {"MINUTE", 60000},  {"MINUTES", 60000},  {"HOUR", 3600000}, {"HOURS", 3600000},
+               {"DAY", 86400000},  {"DAYS", 86400000}};
   for (size_t k = 0; k < sizeof units / sizeof units[0]; k++)
     if (is_kw(u, units[k].name)) {
       p->i++;
@@ -590,8 +601,10 @@ static int parse_duration(parser *p, int64_t *out_ms) {
 
 static int parse_window(parser *p, ql_stmt *s) {
   ql_token *kind = cur(p);
-  if (accept_kw(p, "TUMBLING", "'TUMBLING'")) s->window.kind = QL_W_TUMBLING;
-  else if (accept_kw(p, "HOPPING", "'HOPPING'")) s->window.kind = QL_W_HOPPING;
+  if (accept_kw(p, "TUMBLING", "'TUMBLING'"))
+    s->window.kind = QL_W_TUMBLING;
+  else if (accept_kw(p, "HOPPING", "'HOPPING'"))
+    s->window.kind = QL_W_HOPPING;
   else {
     if (is_kw(kind, "SESSION")) {
       fail_msg(p, kind, "SESSION windows are not supported by sensord's query engine");
@@ -725,14 +738,16 @@ static int parse_with_props(parser *p, ql_stmt *s) {
       return 0;
     }
     p->i++;
-    if (!strcmp(k->value, "KAFKA_TOPIC")) s->topic = v->value;
+    if (!strcmp(k->value, "KAFKA_TOPIC"))
+      s->topic = v->value;
     else if (!strcmp(k->value, "VALUE_FORMAT") || !strcmp(k->value, "FORMAT")) {
       s->value_format = ql_arena_strndup(p->a, v->value, strlen(v->value));
       for (char *c = s->value_format; c && *c; c++) *c = (char)toupper((unsigned char)*c);
     } else if (!strcmp(k->value, "KEY_FORMAT")) {
       s->key_format = ql_arena_strndup(p->a, v->value, strlen(v->value));
       for (char *c = s->key_format; c && *c; c++) *c = (char)toupper((unsigned char)*c);
-    } else if (!strcmp(k->value, "PARTITIONS")) s->partitions = atoi(v->value);
+    } else if (!strcmp(k->value, "PARTITIONS"))
+      s->partitions = atoi(v->value);
     else if (!strcmp(k->value, "REPLICAS") || !strcmp(k->value, "RETENTION_MS") ||
              !strcmp(k->value, "VALUE_DELIMITER") || !strcmp(k->value, "WRAP_SINGLE_VALUE")) {
       /* Kafka-side settings: accepted for compatibility, meaningless in process. */
@@ -753,7 +768,8 @@ static int parse_create(parser *p, ql_stmt *s) {
     return 0;
   }
   if (is_kw(cur(p), "TABLE")) {
-    fail_msg(p, cur(p), "Tables are not supported by sensord's query engine: use CREATE STREAM");
+    fail_msg(p, cur(p),
+             "Tables are not supported by sensord's query engine: use CREATE STREAM");
     return 0;
   }
   if (!expect_kw(p, "STREAM", "'STREAM'")) return 0;
@@ -796,10 +812,10 @@ static int parse_create(parser *p, ql_stmt *s) {
 }
 
 /* Statement keywords, for "Did you mean" on a typo. */
-static const char *const commands[] = {"SELECT", "CREATE", "DROP", "SHOW", "LIST",
-                                       "DESCRIBE", "TERMINATE", "INSERT", "PRINT", "EXPLAIN",
-                                       "SET", "UNSET", "DEFINE", "UNDEFINE", "PAUSE", "RESUME",
-                                       "ALTER", "ASSERT", "RUN", NULL};
+static const char *const commands[] = {"SELECT",   "CREATE",    "DROP",   "SHOW",     "LIST",
+                                       "DESCRIBE", "TERMINATE", "INSERT", "PRINT",    "EXPLAIN",
+                                       "SET",      "UNSET",     "DEFINE", "UNDEFINE", "PAUSE",
+                                       "RESUME",   "ALTER",     "ASSERT", "RUN",      NULL};
 
 static size_t edit_distance(const char *a, const char *b) {
   size_t la = strlen(a), lb = strlen(b);
@@ -839,9 +855,12 @@ static int parse_statement(parser *p, ql_stmt *s) {
     return 1;
   }
   if (accept_kw(p, "SHOW", "'SHOW'") || accept_kw(p, "LIST", "'LIST'")) {
-    if (accept_kw(p, "STREAMS", "'STREAMS'")) s->kind = QL_S_SHOW_STREAMS;
-    else if (accept_kw(p, "TABLES", "'TABLES'")) s->kind = QL_S_SHOW_TABLES;
-    else if (accept_kw(p, "QUERIES", "'QUERIES'")) s->kind = QL_S_SHOW_QUERIES;
+    if (accept_kw(p, "STREAMS", "'STREAMS'"))
+      s->kind = QL_S_SHOW_STREAMS;
+    else if (accept_kw(p, "TABLES", "'TABLES'"))
+      s->kind = QL_S_SHOW_TABLES;
+    else if (accept_kw(p, "QUERIES", "'QUERIES'"))
+      s->kind = QL_S_SHOW_QUERIES;
     else {
       fail_here(p);
       return 0;

@@ -27,26 +27,41 @@ static int perr(planner *p, const ql_expr *at, const char *fmt, ...) {
   va_start(ap, fmt);
   vsnprintf(msg, sizeof msg, fmt, ap);
   va_end(ap);
-  if (at) ql_set_error(p->err, 40001, LOC_FMT "%s", at->line, at->col, msg);
-  else ql_set_error(p->err, 40001, "%s", msg);
+  if (at)
+    ql_set_error(p->err, 40001, LOC_FMT "%s", at->line, at->col, msg);
+  else
+    ql_set_error(p->err, 40001, "%s", msg);
   return -1;
 }
 
-static const char *txt(const ql_expr *e) { return e->text ? e->text : e->name ? e->name : "?"; }
+static const char *txt(const ql_expr *e) {
+  return e->text ? e->text : e->name ? e->name : "?";
+}
 
 static const char *op_name(ql_op op) {
   switch (op) {
-  case QL_E_EQ: return "EQUAL";
-  case QL_E_NE: return "NOT_EQUAL";
-  case QL_E_LT: return "LESS_THAN";
-  case QL_E_LE: return "LESS_THAN_OR_EQUAL";
-  case QL_E_GT: return "GREATER_THAN";
-  case QL_E_GE: return "GREATER_THAN_OR_EQUAL";
-  case QL_E_ADD: return "+";
-  case QL_E_SUB: return "-";
-  case QL_E_MUL: return "*";
-  case QL_E_DIV: return "/";
-  default: return "%";
+  case QL_E_EQ:
+    return "EQUAL";
+  case QL_E_NE:
+    return "NOT_EQUAL";
+  case QL_E_LT:
+    return "LESS_THAN";
+  case QL_E_LE:
+    return "LESS_THAN_OR_EQUAL";
+  case QL_E_GT:
+    return "GREATER_THAN";
+  case QL_E_GE:
+    return "GREATER_THAN_OR_EQUAL";
+  case QL_E_ADD:
+    return "+";
+  case QL_E_SUB:
+    return "-";
+  case QL_E_MUL:
+    return "*";
+  case QL_E_DIV:
+    return "/";
+  default:
+    return "%";
   }
 }
 
@@ -85,7 +100,8 @@ static int resolve_column(planner *p, ql_expr *e) {
   }
   if (!strcmp(e->name, "WINDOWSTART") || !strcmp(e->name, "WINDOWEND")) {
     if (!p->windowed || !p->allow_agg)
-      return perr(p, e, "%s can only be used in the SELECT or HAVING of a windowed aggregation.",
+      return perr(p, e,
+                  "%s can only be used in the SELECT or HAVING of a windowed aggregation.",
                   e->name);
     e->op = e->name[6] == 'S' ? QL_E_WINDOWSTART : QL_E_WINDOWEND;
     e->type = QL_T_BIGINT;
@@ -114,7 +130,9 @@ static int resolve_call(planner *p, ql_expr *e) {
     if (rc) return -1;
     ql_type t = e->args[0]->type;
     switch (kind) {
-    case QL_AGG_COUNT: e->type = QL_T_BIGINT; break;
+    case QL_AGG_COUNT:
+      e->type = QL_T_BIGINT;
+      break;
     case QL_AGG_SUM:
     case QL_AGG_AVG:
       if (!ql_type_numeric(t) && t != QL_T_NULL)
@@ -128,7 +146,9 @@ static int resolve_call(planner *p, ql_expr *e) {
         return perr(p, e, "Function '%s' does not accept parameters (BOOLEAN).", e->name);
       e->type = t == QL_T_NULL ? QL_T_BIGINT : t;
       break;
-    default: e->type = t == QL_T_NULL ? QL_T_STRING : t; break;
+    default:
+      e->type = t == QL_T_NULL ? QL_T_STRING : t;
+      break;
     }
     return 0;
   }
@@ -154,12 +174,20 @@ static int resolve_call(planner *p, ql_expr *e) {
 
 static int resolve(planner *p, ql_expr *e) {
   switch (e->op) {
-  case QL_E_LIT: e->type = e->lit_type; return 0;
-  case QL_E_COL: return resolve_column(p, e);
-  case QL_E_ROWTIME: e->type = QL_T_BIGINT; return 0;
-  case QL_E_STAR: return perr(p, e, "Only COUNT accepts *");
-  case QL_E_CALL: return resolve_call(p, e);
-  default: break;
+  case QL_E_LIT:
+    e->type = e->lit_type;
+    return 0;
+  case QL_E_COL:
+    return resolve_column(p, e);
+  case QL_E_ROWTIME:
+    e->type = QL_T_BIGINT;
+    return 0;
+  case QL_E_STAR:
+    return perr(p, e, "Only COUNT accepts *");
+  case QL_E_CALL:
+    return resolve_call(p, e);
+  default:
+    break;
   }
   for (size_t k = 0; k < e->nargs; k++)
     if (resolve(p, e->args[k])) return -1;
@@ -191,9 +219,12 @@ static int resolve(planner *p, ql_expr *e) {
     if ((!ql_type_numeric(x) && x != QL_T_NULL) || (!ql_type_numeric(y) && y != QL_T_NULL))
       return perr(p, e, "Error processing expression: %s. Unsupported arithmetic types. %s %s",
                   txt(e), ql_type_name(x), ql_type_name(y));
-    if (x == QL_T_DOUBLE || y == QL_T_DOUBLE) e->type = QL_T_DOUBLE;
-    else if (x == QL_T_BIGINT || y == QL_T_BIGINT) e->type = QL_T_BIGINT;
-    else e->type = QL_T_INTEGER;
+    if (x == QL_T_DOUBLE || y == QL_T_DOUBLE)
+      e->type = QL_T_DOUBLE;
+    else if (x == QL_T_BIGINT || y == QL_T_BIGINT)
+      e->type = QL_T_BIGINT;
+    else
+      e->type = QL_T_INTEGER;
     return 0;
   }
   case QL_E_EQ:
@@ -208,7 +239,9 @@ static int resolve(planner *p, ql_expr *e) {
                   ql_type_name(a->type), txt(b), ql_type_name(b->type), op_name(e->op));
     e->type = QL_T_BOOLEAN;
     return 0;
-  case QL_E_IS_NULL: e->type = QL_T_BOOLEAN; return 0;
+  case QL_E_IS_NULL:
+    e->type = QL_T_BOOLEAN;
+    return 0;
   case QL_E_IN:
   case QL_E_BETWEEN:
     for (size_t k = 1; k < e->nargs; k++)
@@ -237,23 +270,28 @@ static int resolve(planner *p, ql_expr *e) {
       } else if (want_bool(p, w, "WHEN")) {
         return -1;
       }
-      if (result == QL_T_NULL) result = th->type;
+      if (result == QL_T_NULL)
+        result = th->type;
       else if (th->type != QL_T_NULL && th->type != result) {
         if (ql_type_numeric(result) && ql_type_numeric(th->type))
-          result = (result == QL_T_DOUBLE || th->type == QL_T_DOUBLE) ? QL_T_DOUBLE : QL_T_BIGINT;
+          result =
+              (result == QL_T_DOUBLE || th->type == QL_T_DOUBLE) ? QL_T_DOUBLE : QL_T_BIGINT;
         else
-          return perr(p, th, "Invalid Case expression. Type for all 'THEN' clauses should be "
-                             "the same. THEN expression '%s' has type: %s.",
+          return perr(p, th,
+                      "Invalid Case expression. Type for all 'THEN' clauses should be "
+                      "the same. THEN expression '%s' has type: %s.",
                       txt(th), ql_type_name(th->type));
       }
     }
     if (e->has_else) {
       ql_expr *el = e->args[e->nargs - 1];
-      if (result == QL_T_NULL) result = el->type;
+      if (result == QL_T_NULL)
+        result = el->type;
       else if (el->type != QL_T_NULL && el->type != result &&
                !(ql_type_numeric(result) && ql_type_numeric(el->type)))
-        return perr(p, el, "Invalid Case expression. Type for the default clause should be the "
-                           "same as for 'THEN' clauses. Default expression '%s' has type: %s.",
+        return perr(p, el,
+                    "Invalid Case expression. Type for the default clause should be the "
+                    "same as for 'THEN' clauses. Default expression '%s' has type: %s.",
                     txt(el), ql_type_name(el->type));
       else if (el->type != QL_T_NULL && el->type != result)
         result = (result == QL_T_DOUBLE || el->type == QL_T_DOUBLE) ? QL_T_DOUBLE : QL_T_BIGINT;
@@ -266,11 +304,13 @@ static int resolve(planner *p, ql_expr *e) {
       return perr(p, e, "Cast of BOOLEAN to %s is not supported", ql_type_name(e->cast_to));
     e->type = e->cast_to;
     return 0;
-  default: return perr(p, e, "Unsupported expression: %s", txt(e));
+  default:
+    return perr(p, e, "Unsupported expression: %s", txt(e));
   }
 }
 
-/* ---- Aggregation rewrite -------------------------------------------------------------------- */
+/* ---- Aggregation rewrite --------------------------------------------------------------------
+ */
 static int same_expr(const ql_expr *a, const ql_expr *b) {
   if (a->op != b->op || a->nargs != b->nargs || a->negated != b->negated) return 0;
   switch (a->op) {
@@ -286,7 +326,8 @@ static int same_expr(const ql_expr *a, const ql_expr *b) {
   case QL_E_CAST:
     if (a->cast_to != b->cast_to) return 0;
     break;
-  default: break;
+  default:
+    break;
   }
   for (size_t k = 0; k < a->nargs; k++)
     if (!same_expr(a->args[k], b->args[k])) return 0;
@@ -368,11 +409,13 @@ int ql_plan_select(ql_arena *a, ql_stmt *s, const ql_stream *st, ql_plan *out, q
   p.windowed = s->window.kind != QL_W_NONE;
   if (s->window.kind == QL_W_HOPPING) {
     if (s->window.advance_ms > s->window.size_ms)
-      return perr(&p, NULL, "Window advance (%lld ms) must not be greater than its size (%lld ms).",
+      return perr(&p, NULL,
+                  "Window advance (%lld ms) must not be greater than its size (%lld ms).",
                   (long long)s->window.advance_ms, (long long)s->window.size_ms);
     if (s->window.size_ms / s->window.advance_ms > 1000)
-      return perr(&p, NULL, "A HOPPING window may overlap at most 1000 others (SIZE / ADVANCE "
-                            "BY <= 1000).");
+      return perr(&p, NULL,
+                  "A HOPPING window may overlap at most 1000 others (SIZE / ADVANCE "
+                  "BY <= 1000).");
   }
   if (out->aggregate && s->ngroup == 0) {
     if (s->window.kind != QL_W_NONE && !any_agg)
@@ -381,8 +424,9 @@ int ql_plan_select(ql_arena *a, ql_stmt *s, const ql_stream *st, ql_plan *out, q
   }
   if (!out->aggregate && s->having) return perr(&p, NULL, "HAVING requires a GROUP BY clause.");
   if (out->aggregate && out->pull)
-    return perr(&p, NULL, "Pull queries on streams don't support GROUP BY or WINDOW; add EMIT "
-                          "CHANGES for a push query.");
+    return perr(&p, NULL,
+                "Pull queries on streams don't support GROUP BY or WINDOW; add EMIT "
+                "CHANGES for a push query.");
 
   if (s->where) {
     p.clause = "WHERE";
@@ -426,9 +470,10 @@ int ql_plan_select(ql_arena *a, ql_stmt *s, const ql_stream *st, ql_plan *out, q
     ql_op op = it->expr->op;
     if (!name && (op == QL_E_COL || op == QL_E_ROWTIME || op == QL_E_WINDOWSTART ||
                   op == QL_E_WINDOWEND))
-      name = op == QL_E_COL ? it->expr->name
-             : op == QL_E_ROWTIME ? "ROWTIME"
-             : op == QL_E_WINDOWSTART ? "WINDOWSTART" : "WINDOWEND";
+      name = op == QL_E_COL           ? it->expr->name
+             : op == QL_E_ROWTIME     ? "ROWTIME"
+             : op == QL_E_WINDOWSTART ? "WINDOWSTART"
+                                      : "WINDOWEND";
     if (!name) {
       char buf[32];
       snprintf(buf, sizeof buf, "KSQL_COL_%d", generated++);

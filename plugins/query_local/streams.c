@@ -11,7 +11,9 @@
 #include <strings.h>
 #include <time.h>
 
-static char *dupstr(const char *s) { return s ? strdup(s) : NULL; }
+static char *dupstr(const char *s) {
+  return s ? strdup(s) : NULL;
+}
 
 ql_stream *ql_stream_new(const ql_stmt *c, size_t retain_records) {
   ql_stream *s = calloc(1, sizeof *s);
@@ -138,7 +140,8 @@ static ql_layout *layout_for(ql_stream *s, const sd_record_view *r) {
   return l;
 }
 
-/* ---- Coercion to column types, as ksqlDB's JSON deserializer does ------------------------------- */
+/* ---- Coercion to column types, as ksqlDB's JSON deserializer does
+ * ------------------------------- */
 static int parse_i64(const char *p, size_t n, int64_t *out) {
   char buf[32];
   if (!n || n >= sizeof buf) return -1;
@@ -192,8 +195,12 @@ static int parse_timestamp(const char *p, size_t n, int64_t *out) {
   }
   if (*q == 'Z') q++;
   if (*q || M < 1 || M > 12 || D < 1 || D > 31 || h > 23 || m > 59 || sec > 60) return -1;
-  struct tm tm = {.tm_year = Y - 1900, .tm_mon = M - 1, .tm_mday = D, .tm_hour = h,
-                  .tm_min = m, .tm_sec = sec};
+  struct tm tm = {.tm_year = Y - 1900,
+                  .tm_mon = M - 1,
+                  .tm_mday = D,
+                  .tm_hour = h,
+                  .tm_min = m,
+                  .tm_sec = sec};
   *out = (int64_t)timegm(&tm) * 1000 + ms;
   return 0;
 }
@@ -202,7 +209,8 @@ static int parse_timestamp(const char *p, size_t n, int64_t *out) {
 static int coerce(const sd_value *in, ql_type t, ql_arena *a, sd_value *out) {
   out->type = SD_NULL;
   switch (in->type) {
-  case SD_NULL: return 0;
+  case SD_NULL:
+    return 0;
   case SD_BOOL:
     if (t == QL_T_BOOLEAN) {
       *out = *in;
@@ -216,17 +224,23 @@ static int coerce(const sd_value *in, ql_type t, ql_arena *a, sd_value *out) {
       if (in->as.i < INT32_MIN || in->as.i > INT32_MAX) return -1;
       /* fall through */
     case QL_T_BIGINT:
-    case QL_T_TIMESTAMP: *out = *in; return 0;
+    case QL_T_TIMESTAMP:
+      *out = *in;
+      return 0;
     case QL_T_DOUBLE:
       out->type = SD_DOUBLE;
       out->as.d = (double)in->as.i;
       return 0;
-    case QL_T_STRING: return ql_value_to_text(in, QL_T_BIGINT, a, out);
-    default: return -1;
+    case QL_T_STRING:
+      return ql_value_to_text(in, QL_T_BIGINT, a, out);
+    default:
+      return -1;
     }
   case SD_DOUBLE:
     switch (t) {
-    case QL_T_DOUBLE: *out = *in; return 0;
+    case QL_T_DOUBLE:
+      *out = *in;
+      return 0;
     case QL_T_INTEGER:
     case QL_T_BIGINT:
     case QL_T_TIMESTAMP: {
@@ -237,18 +251,25 @@ static int coerce(const sd_value *in, ql_type t, ql_arena *a, sd_value *out) {
       out->as.i = (int64_t)d; /* truncates, like Jackson's longValue() */
       return 0;
     }
-    case QL_T_STRING: return ql_value_to_text(in, QL_T_DOUBLE, a, out);
-    default: return -1;
+    case QL_T_STRING:
+      return ql_value_to_text(in, QL_T_DOUBLE, a, out);
+    default:
+      return -1;
     }
   case SD_STRING: {
     const char *p = in->as.s.ptr;
     size_t n = in->as.s.len;
     switch (t) {
-    case QL_T_STRING: *out = *in; return 0;
+    case QL_T_STRING:
+      *out = *in;
+      return 0;
     case QL_T_BOOLEAN:
-      if (n == 4 && !strncasecmp(p, "true", 4)) out->as.i = 1;
-      else if (n == 5 && !strncasecmp(p, "false", 5)) out->as.i = 0;
-      else return -1;
+      if (n == 4 && !strncasecmp(p, "true", 4))
+        out->as.i = 1;
+      else if (n == 5 && !strncasecmp(p, "false", 5))
+        out->as.i = 0;
+      else
+        return -1;
       out->type = SD_BOOL;
       return 0;
     case QL_T_INTEGER:
@@ -265,10 +286,12 @@ static int coerce(const sd_value *in, ql_type t, ql_arena *a, sd_value *out) {
       if (parse_timestamp(p, n, &out->as.i)) return -1;
       out->type = SD_INT;
       return 0;
-    default: return -1;
+    default:
+      return -1;
     }
   }
-  default: return -1;
+  default:
+    return -1;
   }
 }
 
@@ -301,7 +324,8 @@ size_t ql_stream_decode(ql_stream *s, const sd_record_view *r) {
   return errors;
 }
 
-/* ---- Retention ---------------------------------------------------------------------------- */
+/* ---- Retention ----------------------------------------------------------------------------
+ */
 static void evict_oldest(ql_stream *s) {
   ql_retained *r = &s->ring[s->ring_head];
   s->ring_bytes -= r->bytes;

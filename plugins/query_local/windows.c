@@ -76,7 +76,9 @@ void ql_aggtable_free(ql_aggtable *t) {
   free(t);
 }
 
-size_t ql_aggtable_groups(const ql_aggtable *t) { return t->count; }
+size_t ql_aggtable_groups(const ql_aggtable *t) {
+  return t->count;
+}
 
 static uint64_t key_hash(const ql_aggtable *t, int64_t wstart) {
   uint64_t h = 0xcbf29ce484222325ull;
@@ -194,10 +196,14 @@ static void update(ql_aggtable *t, ql_group *g) {
     }
     if (v->type == SD_NULL) continue;
     switch (sp->kind) {
-    case QL_AGG_COUNT: s->count++; break;
+    case QL_AGG_COUNT:
+      s->count++;
+      break;
     case QL_AGG_SUM:
-      if (v->type == SD_DOUBLE) s->d += v->as.d;
-      else s->i = (int64_t)((uint64_t)s->i + (uint64_t)v->as.i);
+      if (v->type == SD_DOUBLE)
+        s->d += v->as.d;
+      else
+        s->i = (int64_t)((uint64_t)s->i + (uint64_t)v->as.i);
       s->has = 1;
       break;
     case QL_AGG_AVG:
@@ -210,7 +216,9 @@ static void update(ql_aggtable *t, ql_group *g) {
     case QL_AGG_MAX:
       if (!s->has || value_less(&s->v, v)) slot_store(s, v);
       break;
-    case QL_AGG_LATEST: slot_store(s, v); break;
+    case QL_AGG_LATEST:
+      slot_store(s, v);
+      break;
     case QL_AGG_EARLIEST:
       if (!s->has) slot_store(s, v);
       break;
@@ -236,7 +244,8 @@ static void emit_group(ql_query *q, ql_group *g) {
         o->as.d = s->d;
       } else {
         o->type = SD_INT;
-        o->as.i = pl->aggs[k].out_type == QL_T_INTEGER ? (int32_t)(uint32_t)(uint64_t)s->i : s->i;
+        o->as.i =
+            pl->aggs[k].out_type == QL_T_INTEGER ? (int32_t)(uint32_t)(uint64_t)s->i : s->i;
       }
       break;
     case QL_AGG_AVG:
@@ -280,7 +289,8 @@ void ql_agg_flush(ql_query *q, int64_t now_wall_ns, int force) {
 /* Drops every window whose end + grace is at or before stream time. */
 static void close_windows(ql_query *q) {
   ql_aggtable *t = q->aggs;
-  if (t->dirty_head) ql_agg_flush(q, 0, 1); /* pending changes go out before the window closes */
+  if (t->dirty_head)
+    ql_agg_flush(q, 0, 1); /* pending changes go out before the window closes */
   int64_t next = NO_CLOSE;
   for (size_t b = 0; b < t->nbuckets; b++) {
     ql_group **pp = &t->buckets[b];
@@ -314,8 +324,10 @@ static void group_changed(ql_query *q, ql_group *g) {
   }
   if (g->dirty) return;
   g->dirty = 1;
-  if (t->dirty_tail) t->dirty_tail->dnext = g;
-  else t->dirty_head = g;
+  if (t->dirty_tail)
+    t->dirty_tail->dnext = g;
+  else
+    t->dirty_head = g;
   t->dirty_tail = g;
 }
 
@@ -325,8 +337,10 @@ void ql_agg_row(ql_query *q, ql_eval_ctx *c) {
   int64_t ts = c->rowtime_ms;
   for (size_t k = 0; k < pl->nkeys; k++) ql_eval(pl->keys[k], c, &t->keyvals[k]);
   for (size_t k = 0; k < pl->naggs; k++) {
-    if (pl->aggs[k].arg) ql_eval(pl->aggs[k].arg, c, &t->argvals[k]);
-    else t->argvals[k].type = SD_NULL;
+    if (pl->aggs[k].arg)
+      ql_eval(pl->aggs[k].arg, c, &t->argvals[k]);
+    else
+      t->argvals[k].type = SD_NULL;
   }
   if (pl->window.kind == QL_W_NONE) {
     ql_group *g = group_get(t, 0, 0, 0);

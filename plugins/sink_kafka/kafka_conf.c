@@ -58,7 +58,8 @@ static rd_kafka_conf_t *kc_build_ctx(kc_each_ctx *c, const kc_setting *defaults,
   return c->conf;
 }
 
-rd_kafka_conf_t *kc_build(const sd_host_api *host, sd_stage *stage, const kc_setting *defaults) {
+rd_kafka_conf_t *kc_build(const sd_host_api *host, sd_stage *stage,
+                          const kc_setting *defaults) {
   char err[512] = "";
   kc_each_ctx c = {.host = host, .stage = stage, .err = err, .errlen = sizeof err};
   rd_kafka_conf_t *conf = kc_build_ctx(&c, defaults, host->config_string(stage, "brokers"));

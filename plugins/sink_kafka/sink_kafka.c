@@ -46,7 +46,7 @@ struct sink_kafka {
   atomic_llong in_flight;
   atomic_llong failed_count; /* records that ended undelivered, for drain's report */
   kc_reach reach;
-  int64_t last_txretries;    /* poll thread only */
+  int64_t last_txretries; /* poll thread only */
   sd_metric *m_produced, *m_delivered, *m_failed, *m_retried, *m_queue_full, *m_in_flight,
       *m_latency, *m_brokers_up, *m_undelivered;
 };

@@ -24,14 +24,24 @@ typedef struct sink {
 } sink;
 
 static const sd_config_key keys[] = {
-    {.name = "latency", .type = SD_CFG_DURATION, .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
-     .default_value = "0", .min = 0, .max = 3600e9,
+    {.name = "latency",
+     .type = SD_CFG_DURATION,
+     .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
+     .default_value = "0",
+     .min = 0,
+     .max = 3600e9,
      .description = "how long each batch is held before it is completed"},
-    {.name = "fail", .type = SD_CFG_ENUM, .default_value = "none", .enum_values = "none|retry|fail",
-     .description = "completion status: none = ok, retry = transient failure, fail = permanent"},
+    {.name = "fail",
+     .type = SD_CFG_ENUM,
+     .default_value = "none",
+     .enum_values = "none|retry|fail",
+     .description =
+         "completion status: none = ok, retry = transient failure, fail = permanent"},
     {.name = NULL}};
 
-static void finish(sink *s, sd_delivery *d) { s->host->complete(d, s->status); }
+static void finish(sink *s, sd_delivery *d) {
+  s->host->complete(d, s->status);
+}
 
 static void release_due(sink *s, int64_t now) {
   while (s->head && s->head->due_ns <= now) {
@@ -56,7 +66,8 @@ static sd_result null_init(const sd_host_api *host, sd_stage *stage, void **stat
   s->latency_ns = host->config_duration(stage, "latency");
   static const sd_status statuses[3] = {SD_STATUS_OK, SD_STATUS_RETRY, SD_STATUS_FAIL};
   s->status = statuses[host->config_enum(stage, "fail") % 3];
-  s->records_metric = host->counter(stage, "null_records_total", "Records sink_null received", NULL);
+  s->records_metric =
+      host->counter(stage, "null_records_total", "Records sink_null received", NULL);
   if (s->latency_ns > 0) {
     /* One repeating tick releases every due batch; a quarter of the latency keeps the
      * added delay small without a timer per batch. */
@@ -84,8 +95,10 @@ static sd_result null_process(void *state, sd_delivery *d) {
   h->delivery = d;
   h->due_ns = s->host->now_mono_ns() + s->latency_ns;
   h->next = NULL;
-  if (s->tail) s->tail->next = h;
-  else s->head = h;
+  if (s->tail)
+    s->tail->next = h;
+  else
+    s->head = h;
   s->tail = h;
   return SD_OK;
 }

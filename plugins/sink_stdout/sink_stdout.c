@@ -20,7 +20,9 @@ typedef struct out {
 } out;
 
 static const sd_config_key keys[] = {
-    {.name = "path", .type = SD_CFG_STRING, .default_value = "-",
+    {.name = "path",
+     .type = SD_CFG_STRING,
+     .default_value = "-",
      .description = "file to write (created or truncated at start); - = standard output"},
     {.name = NULL}};
 
@@ -53,11 +55,16 @@ static json_t *string_value(const char *s, size_t len) {
 
 static json_t *field_value(const sd_value *v) {
   switch (v->type) {
-  case SD_BOOL: return json_boolean(v->as.i);
-  case SD_INT: return json_integer((json_int_t)v->as.i);
-  case SD_DOUBLE: return json_real(v->as.d); /* NaN and infinities become null */
-  case SD_STRING: return string_value(v->as.s.ptr, (size_t)v->as.s.len);
-  default: return json_null();
+  case SD_BOOL:
+    return json_boolean(v->as.i);
+  case SD_INT:
+    return json_integer((json_int_t)v->as.i);
+  case SD_DOUBLE:
+    return json_real(v->as.d); /* NaN and infinities become null */
+  case SD_STRING:
+    return string_value(v->as.s.ptr, (size_t)v->as.s.len);
+  default:
+    return json_null();
   }
 }
 
@@ -70,7 +77,8 @@ static json_t *record_json(const sd_record_view *r, const char *schema) {
   }
   json_t *o = json_object();
   json_object_set_new(o, "timestamp_ns", json_integer((json_int_t)r->timestamp_ns));
-  json_object_set_new(o, "key", r->key ? string_value(r->key, (size_t)r->key_len) : json_null());
+  json_object_set_new(o, "key",
+                      r->key ? string_value(r->key, (size_t)r->key_len) : json_null());
   json_object_set_new(o, "schema", schema ? json_string(schema) : json_null());
   json_object_set_new(o, "fields", fields);
   return o;
@@ -93,7 +101,8 @@ static sd_result stdout_init(const sd_host_api *host, sd_stage *stage, void **st
     }
     o->owned = 1;
   }
-  o->records_metric = host->counter(stage, "stdout_records_total", "Records sink_stdout wrote", NULL);
+  o->records_metric =
+      host->counter(stage, "stdout_records_total", "Records sink_stdout wrote", NULL);
   o->errors_metric = host->counter(stage, "stdout_write_errors_total",
                                    "Batches sink_stdout failed to write", NULL);
   *state = o;
@@ -121,7 +130,8 @@ static sd_result stdout_process(void *state, sd_delivery *d) {
   if (fflush(o->file) != 0) failed = 1;
   if (failed) {
     h->metric_add(o->errors_metric, 1);
-    h->log(o->stage, SD_LOG_ERROR, "writing a batch of %zu records failed: %s", n, strerror(errno));
+    h->log(o->stage, SD_LOG_ERROR, "writing a batch of %zu records failed: %s", n,
+           strerror(errno));
     h->complete(d, SD_STATUS_RETRY);
     return SD_OK;
   }
@@ -140,8 +150,10 @@ static int64_t stdout_drain(void *state, int64_t deadline) {
 
 static void stdout_destroy(void *state) {
   out *o = state;
-  if (o->owned) fclose(o->file);
-  else fflush(o->file);
+  if (o->owned)
+    fclose(o->file);
+  else
+    fflush(o->file);
   free(o);
 }
 

@@ -19,9 +19,9 @@ typedef struct gen {
   char session[40];
   sd_timer *timer;
   int64_t start_ns;
-  int64_t produced;  /* records built into batches (emitted or held) */
+  int64_t produced; /* records built into batches (emitted or held) */
   int64_t message_id;
-  sd_batch *held;    /* refused with SD_BUSY: retried before building more */
+  sd_batch *held; /* refused with SD_BUSY: retried before building more */
   int paused, stopped, done_logged;
   atomic_llong acked[4];
   sd_metric *acked_metric[4];
@@ -29,22 +29,40 @@ typedef struct gen {
 } gen;
 
 /* Ticks at most this often; each tick catches up with the rate. */
-#define MIN_TICK_NS 1000000LL
+#define MIN_TICK_NS          1000000LL
 #define MAX_BATCHES_PER_TICK 64
 
 static const sd_config_key keys[] = {
-    {.name = "rate", .type = SD_CFG_DOUBLE, .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
-     .default_value = "100", .min = 0.001, .max = 10000000,
+    {.name = "rate",
+     .type = SD_CFG_DOUBLE,
+     .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
+     .default_value = "100",
+     .min = 0.001,
+     .max = 10000000,
      .description = "records per second, all devices together"},
-    {.name = "batch_size", .type = SD_CFG_INT, .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
-     .default_value = "10", .min = 1, .max = 100000,
+    {.name = "batch_size",
+     .type = SD_CFG_INT,
+     .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
+     .default_value = "10",
+     .min = 1,
+     .max = 100000,
      .description = "records per emitted batch (the last batch before count may be smaller)"},
-    {.name = "device_count", .type = SD_CFG_INT, .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
-     .default_value = "1", .min = 1, .max = 100000,
+    {.name = "device_count",
+     .type = SD_CFG_INT,
+     .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
+     .default_value = "1",
+     .min = 1,
+     .max = 100000,
      .description = "distinct deviceId values, used round robin (gen-device-0001, ...)"},
-    {.name = "count", .type = SD_CFG_INT, .flags = SD_CFG_HAS_MIN, .default_value = "0", .min = 0,
+    {.name = "count",
+     .type = SD_CFG_INT,
+     .flags = SD_CFG_HAS_MIN,
+     .default_value = "0",
+     .min = 0,
      .description = "stop after this many records; 0 = run until shutdown"},
-    {.name = "sensor", .type = SD_CFG_STRING, .default_value = "accelerometer",
+    {.name = "sensor",
+     .type = SD_CFG_STRING,
+     .default_value = "accelerometer",
      .description = "value of the name field (a Sensor Logger sensor name)"},
     {.name = NULL}};
 
@@ -117,7 +135,8 @@ static void tick(void *state) {
     g->done_logged = 1;
     g->host->timer_stop(g->timer);
     g->timer = NULL;
-    g->host->log(g->stage, SD_LOG_INFO, "generated %lld records: count reached", (long long)g->produced);
+    g->host->log(g->stage, SD_LOG_INFO, "generated %lld records: count reached",
+                 (long long)g->produced);
   }
 }
 
@@ -131,12 +150,14 @@ static sd_result gen_init(const sd_host_api *host, sd_stage *stage, void **state
   g->device_count = host->config_int(stage, "device_count");
   g->count = host->config_int(stage, "count");
   g->sensor = host->config_string(stage, "sensor");
-  snprintf(g->session, sizeof g->session, "gen-session-%lld", (long long)(host->now_wall_ns() / 1000));
+  snprintf(g->session, sizeof g->session, "gen-session-%lld",
+           (long long)(host->now_wall_ns() / 1000));
   static const char *const labels[4] = {"status=\"ok\"", "status=\"retry\"", "status=\"fail\"",
                                         "status=\"dropped\""};
   for (int i = 0; i < 4; i++)
-    g->acked_metric[i] = host->counter(stage, "gen_acked_batches_total",
-                                       "Batches of source_gen acknowledged, by status", labels[i]);
+    g->acked_metric[i] =
+        host->counter(stage, "gen_acked_batches_total",
+                      "Batches of source_gen acknowledged, by status", labels[i]);
   g->busy_metric = host->counter(stage, "gen_busy_total",
                                  "Emits of source_gen refused with busy (retried later)", NULL);
   *state = g;
@@ -153,7 +174,9 @@ static sd_result gen_start(void *state) {
   return g->timer ? SD_OK : SD_ERR;
 }
 
-static void gen_pause(void *state) { ((gen *)state)->paused = 1; }
+static void gen_pause(void *state) {
+  ((gen *)state)->paused = 1;
+}
 
 static void gen_resume(void *state) {
   gen *g = state;
@@ -178,11 +201,12 @@ static int64_t gen_drain(void *state, int64_t deadline) {
     g->host->batch_free(g->held);
     g->held = NULL;
   }
-  g->host->log(g->stage, SD_LOG_INFO,
-               "drain: generated %lld records; batches acked ok=%lld retry=%lld fail=%lld dropped=%lld",
-               (long long)(g->produced - lost), (long long)atomic_load(&g->acked[0]),
-               (long long)atomic_load(&g->acked[1]), (long long)atomic_load(&g->acked[2]),
-               (long long)atomic_load(&g->acked[3]));
+  g->host->log(
+      g->stage, SD_LOG_INFO,
+      "drain: generated %lld records; batches acked ok=%lld retry=%lld fail=%lld dropped=%lld",
+      (long long)(g->produced - lost), (long long)atomic_load(&g->acked[0]),
+      (long long)atomic_load(&g->acked[1]), (long long)atomic_load(&g->acked[2]),
+      (long long)atomic_load(&g->acked[3]));
   return lost;
 }
 

@@ -11,7 +11,7 @@ typedef enum body_encoding { BODY_IDENTITY = 0, BODY_GZIP = 1 } body_encoding;
 
 typedef enum body_status {
   BODY_OK = 0,
-  BODY_TOO_LARGE = 1, /* more than limit bytes after inflating */
+  BODY_TOO_LARGE = 1,    /* more than limit bytes after inflating */
   BODY_BAD_ENCODING = 2, /* corrupt or truncated compressed stream */
   BODY_NO_MEMORY = 3
 } body_status;

@@ -16,8 +16,7 @@ typedef struct rb_builder {
   int (*field_bool)(void *ctx, const char *name, size_t name_len, int v);
   int (*field_int)(void *ctx, const char *name, size_t name_len, int64_t v);
   int (*field_double)(void *ctx, const char *name, size_t name_len, double v);
-  int (*field_string)(void *ctx, const char *name, size_t name_len, const char *v,
-                      size_t len);
+  int (*field_string)(void *ctx, const char *name, size_t name_len, const char *v, size_t len);
 } rb_builder;
 
 #endif

@@ -22,8 +22,7 @@ static int hdr_media_type(const char *content_type, char *out, size_t out_len) {
 static int hdr_is_json(const char *type) {
   size_t n = strlen(type);
   if (!strcasecmp(type, "application/json")) return 1;
-  return !strncasecmp(type, "application/", 12) && n > 17 &&
-         !strcasecmp(type + n - 5, "+json");
+  return !strncasecmp(type, "application/", 12) && n > 17 && !strcasecmp(type + n - 5, "+json");
 }
 
 int hdr_json_type_ok(const char *content_type) {
@@ -53,4 +52,3 @@ const char *hdr_cors_origin(const char *origin, const char *const *allowed, size
   }
   return NULL;
 }
-

@@ -155,14 +155,21 @@ static int ing_decode(const char *body, size_t len, json_t **out, ing_error *err
 
 static const char *ing_type_name(json_t *v) {
   switch (json_typeof(v)) {
-  case JSON_OBJECT: return "an object";
-  case JSON_ARRAY: return "an array";
-  case JSON_STRING: return "a string";
-  case JSON_INTEGER: return "an integer";
-  case JSON_REAL: return "a real number";
+  case JSON_OBJECT:
+    return "an object";
+  case JSON_ARRAY:
+    return "an array";
+  case JSON_STRING:
+    return "a string";
+  case JSON_INTEGER:
+    return "an integer";
+  case JSON_REAL:
+    return "a real number";
   case JSON_TRUE:
-  case JSON_FALSE: return "a boolean";
-  case JSON_NULL: return "null";
+  case JSON_FALSE:
+    return "a boolean";
+  case JSON_NULL:
+    return "null";
   }
   return "?";
 }
@@ -172,8 +179,8 @@ static int ing_is_reading_key(const char *key) {
          !strcmp(key, "accuracy");
 }
 
-static int ing_reading(ing_ctx *c, size_t i, json_t *r, json_t *message_id,
-                       json_t *session_id, json_t *device_id, json_t *user_id) {
+static int ing_reading(ing_ctx *c, size_t i, json_t *r, json_t *message_id, json_t *session_id,
+                       json_t *device_id, json_t *user_id) {
   const rb_builder *b = c->b;
   if (!json_is_object(r)) {
     SCHEMA_FAIL(c->err, "payload[%zu]: expected an object, got %s", i, ing_type_name(r));
@@ -290,11 +297,11 @@ int ing_parse_sensorlogger(const char *body, size_t len, int64_t received_ns,
     json_t *name = json_object_get(json_array_get(payload, 0), "name");
     out->test_push = !strcmp(json_string_value(name), "test");
   }
-  rc = ing_reply(out,
-                 json_pack("{s:O,s:O,s:O,s:I}", "messageId", message_id, "sessionId",
-                           session_id, "deviceId", device_id, "timestamp",
-                           (json_int_t)received_ns),
-                 err);
+  rc =
+      ing_reply(out,
+                json_pack("{s:O,s:O,s:O,s:I}", "messageId", message_id, "sessionId", session_id,
+                          "deviceId", device_id, "timestamp", (json_int_t)received_ns),
+                err);
 done:
   json_decref(root);
   free(c.name);
@@ -312,8 +319,8 @@ static int ing_flat_record(ing_ctx *c, const char *where, json_t *r,
   int64_t t = received_ns;
   json_t *time = opts->time_field ? json_object_get(r, opts->time_field) : NULL;
   if (time && ing_time_value(time, &t)) {
-    SCHEMA_FAIL(c->err, "%s.%s: expected integer nanoseconds, got %s", where,
-                opts->time_field, ing_type_name(time));
+    SCHEMA_FAIL(c->err, "%s.%s: expected integer nanoseconds, got %s", where, opts->time_field,
+                ing_type_name(time));
     return -1;
   }
   json_t *key = opts->key_field ? json_object_get(r, opts->key_field) : NULL;
@@ -346,8 +353,7 @@ static int ing_records_array(ing_ctx *c, json_t *root, const ing_records_opts *o
 }
 
 static int ing_records_lines(ing_ctx *c, const char *body, size_t len,
-                             const ing_records_opts *opts, int64_t received_ns,
-                             size_t *count) {
+                             const ing_records_opts *opts, int64_t received_ns, size_t *count) {
   size_t pos = 0, line_no = 0;
   char where[48];
   *count = 0;

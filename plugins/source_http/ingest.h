@@ -17,9 +17,9 @@ typedef struct ing_error {
 } ing_error;
 
 typedef struct ing_summary {
-  size_t records;   /* records written to the builder */
-  int test_push;    /* the app's "Tap to Test Pushing" message */
-  char *reply;      /* JSON body of the 200 answer (malloc'd, NUL-terminated) */
+  size_t records; /* records written to the builder */
+  int test_push;  /* the app's "Tap to Test Pushing" message */
+  char *reply;    /* JSON body of the 200 answer (malloc'd, NUL-terminated) */
   size_t reply_len;
 } ing_summary;
 

@@ -9,7 +9,7 @@
 #include <string.h>
 
 int la_parse_listen(const char *text, struct sockaddr_storage *addr, socklen_t *addr_len,
-                     char *why, size_t why_len) {
+                    char *why, size_t why_len) {
   char host[256];
   const char *port;
   if (text[0] == '[') {
@@ -23,7 +23,8 @@ int la_parse_listen(const char *text, struct sockaddr_storage *addr, socklen_t *
     port = close + 2;
   } else {
     const char *colon = strrchr(text, ':');
-    if (!colon || (size_t)(colon - text) >= sizeof host || memchr(text, ':', (size_t)(colon - text))) {
+    if (!colon || (size_t)(colon - text) >= sizeof host ||
+        memchr(text, ':', (size_t)(colon - text))) {
       snprintf(why, why_len, "expected host:port, [ipv6]:port or :port");
       return -1;
     }
@@ -37,7 +38,8 @@ int la_parse_listen(const char *text, struct sockaddr_storage *addr, socklen_t *
     snprintf(why, why_len, "port must be a number from 0 to 65535");
     return -1;
   }
-  struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+  struct addrinfo hints = {.ai_family = AF_UNSPEC,
+                           .ai_socktype = SOCK_STREAM,
                            .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
   struct addrinfo *res = NULL;
   /* An empty host (":8000") or "*" means every interface. */

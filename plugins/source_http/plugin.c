@@ -10,55 +10,97 @@
 #include <string.h>
 
 static const sd_config_key hs_keys[] = {
-    {.name = "listen", .type = SD_CFG_STRING, .default_value = "0.0.0.0:8000",
+    {.name = "listen",
+     .type = SD_CFG_STRING,
+     .default_value = "0.0.0.0:8000",
      .description = "address to accept pushes on: host:port, [ipv6]:port or :port"},
-    {.name = "paths", .type = SD_CFG_LIST, .default_value = "/phone-producer/, /phone-producer",
+    {.name = "paths",
+     .type = SD_CFG_LIST,
+     .default_value = "/phone-producer/, /phone-producer",
      .description = "paths that take Sensor Logger pushes (POST, JSON); both forms of the "
                     "original producer's path are answered directly, no redirect"},
-    {.name = "records_path", .type = SD_CFG_STRING, .default_value = "/records",
+    {.name = "records_path",
+     .type = SD_CFG_STRING,
+     .default_value = "/records",
      .description = "path that takes already-flat records as a JSON array or NDJSON; "
                     "\"off\" disables it"},
-    {.name = "records_time_field", .type = SD_CFG_STRING, .default_value = "time",
+    {.name = "records_time_field",
+     .type = SD_CFG_STRING,
+     .default_value = "time",
      .description = "field of a flat record holding its event time (integer ns or digit "
                     "string); records without it get the time of receipt"},
-    {.name = "records_key_field", .type = SD_CFG_STRING, .default_value = "deviceId",
+    {.name = "records_key_field",
+     .type = SD_CFG_STRING,
+     .default_value = "deviceId",
      .description = "field of a flat record used as its key (string); absent = no key"},
-    {.name = "max_body_size", .type = SD_CFG_SIZE, .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
-     .default_value = "8M", .min = 1024, .max = 1073741824.0,
+    {.name = "max_body_size",
+     .type = SD_CFG_SIZE,
+     .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
+     .default_value = "8M",
+     .min = 1024,
+     .max = 1073741824.0,
      .description = "largest request body, applied to the inflated size of gzip bodies "
                     "(a 5 s, 2000-reading backlog is about 300K); larger bodies get 413"},
-    {.name = "auth_token", .type = SD_CFG_STRING, .flags = SD_CFG_SECRET,
+    {.name = "auth_token",
+     .type = SD_CFG_STRING,
+     .flags = SD_CFG_SECRET,
      .description = "token phones must send as Authorization: Bearer <token> (or the bare "
                     "token); the app's Auth Header is then \"Bearer <token>\"; unset = none"},
-    {.name = "cors_origins", .type = SD_CFG_LIST,
+    {.name = "cors_origins",
+     .type = SD_CFG_LIST,
      .description = "origins allowed to POST from a browser (e.g. https://example.org, or *); "
                     "empty = no CORS headers"},
-    {.name = "max_connections", .type = SD_CFG_INT, .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
-     .default_value = "1000", .min = 1, .max = 100000,
+    {.name = "max_connections",
+     .type = SD_CFG_INT,
+     .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
+     .default_value = "1000",
+     .min = 1,
+     .max = 100000,
      .description = "connections held open at once; more are refused at accept"},
-    {.name = "threads", .type = SD_CFG_INT, .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
-     .default_value = "2", .min = 1, .max = 64,
+    {.name = "threads",
+     .type = SD_CFG_INT,
+     .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
+     .default_value = "2",
+     .min = 1,
+     .max = 64,
      .description = "HTTP worker threads (each parses and emits the bodies it receives)"},
-    {.name = "request_timeout", .type = SD_CFG_DURATION,
-     .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, .default_value = "30s", .min = 1e8,
+    {.name = "request_timeout",
+     .type = SD_CFG_DURATION,
+     .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
+     .default_value = "30s",
+     .min = 1e8,
      .max = 3600e9,
      .description = "longest time to receive one request body; a slower client is cut off"},
-    {.name = "idle_timeout", .type = SD_CFG_DURATION, .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
-     .default_value = "60s", .min = 1e9, .max = 3600e9,
+    {.name = "idle_timeout",
+     .type = SD_CFG_DURATION,
+     .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
+     .default_value = "60s",
+     .min = 1e9,
+     .max = 3600e9,
      .description = "a connection silent this long is closed (whole seconds, rounded up)"},
-    {.name = "ack", .type = SD_CFG_ENUM, .default_value = "accepted",
+    {.name = "ack",
+     .type = SD_CFG_ENUM,
+     .default_value = "accepted",
      .enum_values = "accepted|delivered",
      .description = "accepted: answer 200 once the batch is queued; delivered: only after "
                     "every downstream sink completed it (503 when it failed)"},
-    {.name = "pass_test_push", .type = SD_CFG_BOOL, .default_value = "false",
+    {.name = "pass_test_push",
+     .type = SD_CFG_BOOL,
+     .default_value = "false",
      .description = "let the app's \"Tap to Test Pushing\" reading (name test) into the "
                     "pipeline; it is answered 200 either way (401 without a valid token)"},
-    {.name = "error_format", .type = SD_CFG_ENUM, .default_value = "json",
+    {.name = "error_format",
+     .type = SD_CFG_ENUM,
+     .default_value = "json",
      .enum_values = "json|sensorlogger",
      .description = "json: errors as {\"error\",\"detail\"} with their HTTP status; "
                     "sensorlogger: status 499 and plain text, which the app shows to the user"},
-    {.name = "retry_after", .type = SD_CFG_DURATION, .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
-     .default_value = "1s", .min = 1e9, .max = 3600e9,
+    {.name = "retry_after",
+     .type = SD_CFG_DURATION,
+     .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
+     .default_value = "1s",
+     .min = 1e9,
+     .max = 3600e9,
      .description = "Retry-After sent with 503 when downstream is full (whole seconds)"},
     {.name = NULL},
 };
@@ -68,15 +110,16 @@ const int hs_statuses[HS_STATUS_COUNT] = {200, 204, 400, 401, 404, 405, 408,
 const char *const hs_error_class_names[HS_ERR_CLASS_COUNT] = {
     "json", "schema", "encoding", "too_large", "media_type", "internal"};
 
-static int hs_records_path_off(const char *p) { return !p || !*p || !strcmp(p, "off"); }
+static int hs_records_path_off(const char *p) {
+  return !p || !*p || !strcmp(p, "off");
+}
 
 static sd_result hs_validate(const sd_host_api *host, sd_stage *stage) {
   sd_result rc = SD_OK;
   char why[160];
   struct sockaddr_storage addr;
   socklen_t addr_len;
-  if (la_parse_listen(host->config_string(stage, "listen"), &addr, &addr_len, why,
-                       sizeof why))
+  if (la_parse_listen(host->config_string(stage, "listen"), &addr, &addr_len, why, sizeof why))
     rc = host->config_error(stage, "listen", "%s", why);
   size_t n = host->config_list_count(stage, "paths");
   const char *records = host->config_string(stage, "records_path");
@@ -91,14 +134,16 @@ static sd_result hs_validate(const sd_host_api *host, sd_stage *stage) {
     rc = host->config_error(stage, "records_path", "\"%s\" must start with / (or be off)",
                             records);
   if (n == 0 && hs_records_path_off(records))
-    rc = host->config_error(stage, "paths", "no path to serve: paths is empty and "
-                                            "records_path is off");
+    rc = host->config_error(stage, "paths",
+                            "no path to serve: paths is empty and "
+                            "records_path is off");
   size_t c = host->config_list_count(stage, "cors_origins");
   for (size_t i = 0; i < c; i++) {
     const char *o = host->config_list_item(stage, "cors_origins", i);
     if (strcmp(o, "*") && strncmp(o, "http://", 7) && strncmp(o, "https://", 8))
-      rc = host->config_error(stage, "cors_origins",
-                              "\"%s\" is not an origin (http://host[:port], https://… or *)", o);
+      rc =
+          host->config_error(stage, "cors_origins",
+                             "\"%s\" is not an origin (http://host[:port], https://… or *)", o);
   }
   if (host->config_int(stage, "threads") > host->config_int(stage, "max_connections"))
     rc = host->config_error(stage, "threads", "more threads than max_connections");
@@ -126,9 +171,9 @@ static void hs_make_metrics(hs_state *s) {
       snprintf(label, sizeof label, "status=\"%d\"", hs_statuses[i]);
     else
       snprintf(label, sizeof label, "status=\"closed\"");
-    s->requests[i] = h->counter(s->stage, "http_requests_total",
-                                "HTTP requests by answer status (closed: no answer sent)",
-                                label);
+    s->requests[i] =
+        h->counter(s->stage, "http_requests_total",
+                   "HTTP requests by answer status (closed: no answer sent)", label);
   }
   for (int i = 0; i < HS_ERR_CLASS_COUNT; i++) {
     snprintf(label, sizeof label, "class=\"%s\"", hs_error_class_names[i]);
@@ -145,9 +190,9 @@ static void hs_make_metrics(hs_state *s) {
                             "Bodies the simdjson fast path declined, parsed again by jansson "
                             "(invalid or unusual JSON)",
                             NULL);
-  s->duration = h->histogram(s->stage, "http_request_duration_seconds",
-                             "Time from request headers to the end of the answer", NULL, NULL,
-                             0);
+  s->duration =
+      h->histogram(s->stage, "http_request_duration_seconds",
+                   "Time from request headers to the end of the answer", NULL, NULL, 0);
   s->awaiting_ack = h->gauge(s->stage, "http_awaiting_ack",
                              "Requests held open until their batch is delivered (ack = "
                              "delivered)",

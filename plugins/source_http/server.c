@@ -32,7 +32,7 @@ struct hs_request {
   hs_route route;
   hs_phase phase;
   int64_t start_ns;
-  char *path; /* the request's path, for the rejection log line */
+  char *path;      /* the request's path, for the rejection log line */
   atomic_int refs; /* the connection, plus the ack callback while one is pending */
   body_buf body;
   const char *cors_origin;
@@ -116,15 +116,15 @@ static void hs_peer(struct MHD_Connection *conn, char *out, size_t out_len) {
 
 /* Every refusal is a warning naming the client: a phone set up with the wrong token, path
  * or format is otherwise invisible to its user. The core rate-limits a flood of them. */
-static void hs_log_rejection(hs_request *r, int status, const char *error,
-                             const char *detail) {
+static void hs_log_rejection(hs_request *r, int status, const char *error, const char *detail) {
   hs_state *s = r->s;
   sd_log_level level = status >= 500 && status != 503 ? SD_LOG_ERROR : SD_LOG_WARN;
   if (!s->host->log_enabled(s->stage, level)) return;
   char peer[NI_MAXHOST];
   hs_peer(r->conn, peer, sizeof peer);
-  s->host->log(s->stage, level, "rejected push peer=%s path=%s status=%d error=%s detail=\"%s\"",
-               peer, r->path ? r->path : "?", status, error, detail);
+  s->host->log(s->stage, level,
+               "rejected push peer=%s path=%s status=%d error=%s detail=\"%s\"", peer,
+               r->path ? r->path : "?", status, error, detail);
 }
 
 /* An error answer: JSON {"error","detail"} with its status, or (error_format =
@@ -190,8 +190,7 @@ static int hb_double(void *ctx, const char *name, size_t name_len, double v) {
   hs_batch_ctx *c = ctx;
   return c->host->field_double(c->batch, name, name_len, v) != SD_OK;
 }
-static int hb_string(void *ctx, const char *name, size_t name_len, const char *v,
-                     size_t len) {
+static int hb_string(void *ctx, const char *name, size_t name_len, const char *v, size_t len) {
   hs_batch_ctx *c = ctx;
   return c->host->field_string(c->batch, name, name_len, v, len) != SD_OK;
 }
@@ -199,8 +198,10 @@ static int hb_string(void *ctx, const char *name, size_t name_len, const char *v
 /* ---- acknowledgements (ack = delivered) -------------------------------------------- */
 
 static void hs_unlink_waiting(hs_state *s, hs_request *r) {
-  if (r->prev) r->prev->next = r->next;
-  else s->waiting = r->next;
+  if (r->prev)
+    r->prev->next = r->next;
+  else
+    s->waiting = r->next;
   if (r->next) r->next->prev = r->prev;
   r->next = r->prev = NULL;
 }
@@ -275,8 +276,8 @@ static int hs_route_of(hs_state *s, const char *url, hs_route *out) {
 }
 
 static enum MHD_Result hs_preflight(hs_request *r) {
-  struct MHD_Response *resp = MHD_create_response_from_buffer(0, (void *)"",
-                                                              MHD_RESPMEM_PERSISTENT);
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
   if (!resp) return MHD_NO;
   MHD_add_response_header(resp, MHD_HTTP_HEADER_ALLOW, "POST, OPTIONS");
   if (r->cors_origin) {
@@ -301,8 +302,9 @@ static enum MHD_Result hs_begin(hs_state *s, hs_request *r, const char *url,
   struct MHD_Connection *c = r->conn;
   r->cors_origin = hdr_cors_origin(hs_header(c, "Origin"), s->cors, s->cors_count);
   if (hs_route_of(s, url, &r->route))
-    return hs_error(r, 404, "not_found", "no such path; Sensor Logger pushes go to the "
-                                         "configured paths (default /phone-producer/)");
+    return hs_error(r, 404, "not_found",
+                    "no such path; Sensor Logger pushes go to the "
+                    "configured paths (default /phone-producer/)");
   if (!strcmp(method, MHD_HTTP_METHOD_OPTIONS)) return hs_preflight(r);
   if (strcmp(method, MHD_HTTP_METHOD_POST))
     return hs_error(r, 405, "method_not_allowed", "only POST is accepted here");
@@ -353,8 +355,8 @@ static enum MHD_Result hs_begin(hs_state *s, hs_request *r, const char *url,
 /* A refusal found mid-body cannot be queued before libmicrohttpd has read the body, so
  * the rest is read and thrown away (never more than max_body_size on the wire) and the
  * answer goes out at the end; past that bound the connection is closed. */
-static void hs_refuse_later(hs_request *r, int status, const char *error,
-                            hs_error_class cls, const char *detail) {
+static void hs_refuse_later(hs_request *r, int status, const char *error, hs_error_class cls,
+                            const char *detail) {
   r->phase = PH_DISCARD;
   r->pending_status = status;
   r->pending_error = error;
@@ -423,8 +425,12 @@ static int hs_parse(hs_state *s, hs_request *r, hs_batch_ctx *bc, ing_summary *s
                     ing_error *err) {
   const char *body = r->body.data;
   size_t len = r->body.len, hint = len / 160 + 1;
-  rb_builder b = {.ctx = bc, .record_begin = hb_begin, .field_null = hb_null,
-                  .field_bool = hb_bool, .field_int = hb_int, .field_double = hb_double,
+  rb_builder b = {.ctx = bc,
+                  .record_begin = hb_begin,
+                  .field_null = hb_null,
+                  .field_bool = hb_bool,
+                  .field_int = hb_int,
+                  .field_double = hb_double,
                   .field_string = hb_string};
   int64_t received = s->host->now_wall_ns();
   bc->batch = s->host->batch_new(s->stage, hint);
@@ -496,8 +502,9 @@ static enum MHD_Result hs_finish(hs_state *s, hs_request *r) {
     s->host->batch_free(bc.batch);
     ing_summary_free(&sum);
     if (er == SD_BUSY)
-      return hs_error(r, 503, "busy", "downstream queue is full; nothing was accepted, "
-                                      "send the batch again later");
+      return hs_error(r, 503, "busy",
+                      "downstream queue is full; nothing was accepted, "
+                      "send the batch again later");
     return hs_error(r, 500, "internal", "the pipeline refused the batch");
   }
   s->host->metric_add(s->readings, (double)sum.records);
@@ -525,8 +532,7 @@ static enum MHD_Result hs_finish(hs_state *s, hs_request *r) {
 
 static enum MHD_Result hs_handle(void *cls, struct MHD_Connection *conn, const char *url,
                                  const char *method, const char *version,
-                                 const char *upload_data, size_t *upload_size,
-                                 void **con_cls) {
+                                 const char *upload_data, size_t *upload_size, void **con_cls) {
   hs_state *s = cls;
   hs_request *r = *con_cls;
   (void)version;
@@ -592,9 +598,8 @@ static void hs_log_listening(hs_state *s) {
   const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
   unsigned port = info ? (unsigned)info->port : 0u;
   const struct sockaddr *sa = (const struct sockaddr *)&s->addr;
-  int ephemeral = sa->sa_family == AF_INET6
-                      ? ((const struct sockaddr_in6 *)sa)->sin6_port == 0
-                      : ((const struct sockaddr_in *)sa)->sin_port == 0;
+  int ephemeral = sa->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)sa)->sin6_port == 0
+                                            : ((const struct sockaddr_in *)sa)->sin_port == 0;
   char host[64], port_note[24] = "";
   lan_url_host(sa, host, sizeof host);
   if (ephemeral) snprintf(port_note, sizeof port_note, " (port %u)", port);
@@ -605,7 +610,8 @@ static void hs_log_listening(hs_state *s) {
     size_t shown = 0;
     for (size_t i = 0; i < s->path_count; i++) {
       if (hs_listed_before(s, i)) continue;
-      fprintf(f, "%shttp://%s:%u%s", shown++ ? ", " : "phones push to ", host, port, s->paths[i]);
+      fprintf(f, "%shttp://%s:%u%s", shown++ ? ", " : "phones push to ", host, port,
+              s->paths[i]);
     }
     if (s->records_path)
       fprintf(f, "%srecords to http://%s:%u%s", shown ? "; " : "", host, port, s->records_path);
@@ -623,8 +629,8 @@ static void hs_log_listening(hs_state *s) {
 int hs_server_start(hs_state *s) {
   /* Turbo (with epoll): optimistic non-blocking reads and fewer syscalls per request,
    * about +20 % requests/s on one-reading pushes (docs/BENCHMARKS.md). */
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO | MHD_USE_ERROR_LOG |
-                   MHD_ALLOW_SUSPEND_RESUME;
+  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
+                   MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
   if (s->addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   struct MHD_OptionItem opts[] = {
       {MHD_OPTION_SOCK_ADDR, 0, &s->addr},
@@ -637,8 +643,10 @@ int hs_server_start(hs_state *s) {
   s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, hs_handle, s, MHD_OPTION_EXTERNAL_LOGGER,
                                hs_mhd_log, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
   if (!s->daemon) {
-    s->host->log(s->stage, SD_LOG_ERROR, "cannot listen on %s (address in use or not "
-                                         "permitted?)", s->listen);
+    s->host->log(s->stage, SD_LOG_ERROR,
+                 "cannot listen on %s (address in use or not "
+                 "permitted?)",
+                 s->listen);
     return -1;
   }
   hs_log_listening(s);

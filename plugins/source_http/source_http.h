@@ -69,8 +69,8 @@ typedef struct hs_state {
 
   /* server */
   struct MHD_Daemon *daemon;
-  pthread_mutex_t lock;   /* guards waiting and draining */
-  hs_request *waiting;    /* suspended until their batch is acknowledged */
+  pthread_mutex_t lock; /* guards waiting and draining */
+  hs_request *waiting;  /* suspended until their batch is acknowledged */
   int draining;
   int shutdown_answers_due; /* resumed at shutdown, their 503 not yet queued */
   atomic_long pending_acks; /* emitted with an ack callback that has not fired yet */

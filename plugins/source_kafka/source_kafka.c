@@ -174,9 +174,8 @@ static int skc_build(source_kafka *sc, skc_pending *p, int first, sd_batch **out
   for (size_t i = 0; i < p->count; i++) {
     const rd_kafka_message_t *m = p->msgs[i];
     char why[200];
-    kr_result r =
-        kr_add_message(h, batch, m->payload, m->len, m->key, m->key_len,
-                       rd_kafka_message_timestamp(m, NULL), now_ns, why, sizeof why);
+    kr_result r = kr_add_message(h, batch, m->payload, m->len, m->key, m->key_len,
+                                 rd_kafka_message_timestamp(m, NULL), now_ns, why, sizeof why);
     if (r == KR_OK) {
       records++;
     } else if (first) {

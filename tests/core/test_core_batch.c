@@ -12,8 +12,11 @@ START_TEST(values_round_trip) {
   char key[] = "dev-1";
   ck_assert_int_eq(batch_record_begin(b, 123, key, 5), SD_OK);
   key[0] = 'X'; /* copied in: later changes do not show */
-  sd_value v[5] = {{.type = SD_NULL}, {.type = SD_BOOL, .as.i = 7}, {.type = SD_INT, .as.i = INT64_MIN},
-                   {.type = SD_DOUBLE, .as.d = 0.1}, {.type = SD_STRING, .as.s = {"a\0b", 3}}};
+  sd_value v[5] = {{.type = SD_NULL},
+                   {.type = SD_BOOL, .as.i = 7},
+                   {.type = SD_INT, .as.i = INT64_MIN},
+                   {.type = SD_DOUBLE, .as.d = 0.1},
+                   {.type = SD_STRING, .as.s = {"a\0b", 3}}};
   const char *names[5] = {"n", "b", "i", "d", "s"};
   for (int i = 0; i < 5; i++) ck_assert_int_eq(batch_field(b, names[i], 1, &v[i]), SD_OK);
   ck_assert_int_eq(batch_record_begin(b, 456, NULL, 0), SD_OK);

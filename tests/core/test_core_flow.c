@@ -15,8 +15,8 @@
 static pipeline pl;
 static size_t next_index;
 
-static sd_stage *make_stage(const char *name, const sd_plugin_descriptor *desc, int64_t max_records,
-                            on_full_policy policy) {
+static sd_stage *make_stage(const char *name, const sd_plugin_descriptor *desc,
+                            int64_t max_records, on_full_policy policy) {
   sd_stage *st = stage_create(&pl, name, 1);
   st->desc = desc;
   st->index = next_index++;
@@ -113,14 +113,15 @@ static sd_result counting_process(void *state, sd_delivery *d) {
   (void)state;
   sd_stage *st = counted_stage;
   pthread_mutex_lock(&st->mu);
-  if (st->q_records + st->fl_records > (size_t)st->max_records + 5) atomic_fetch_add(&over_limit, 1);
+  if (st->q_records + st->fl_records > (size_t)st->max_records + 5)
+    atomic_fetch_add(&over_limit, 1);
   pthread_mutex_unlock(&st->mu);
   atomic_fetch_add(&consumed_records, (long long)d->batch->record_count);
   flow_complete(d, SD_STATUS_OK);
   return SD_OK;
 }
-static const sd_plugin_descriptor counting_sink = {SD_DESCRIPTOR_HEADER, .name = "count",
-                                                   .kind = SD_KIND_SINK, .process = counting_process};
+static const sd_plugin_descriptor counting_sink = {
+    SD_DESCRIPTOR_HEADER, .name = "count", .kind = SD_KIND_SINK, .process = counting_process};
 
 enum { PRODUCERS = 4, BATCHES_EACH = 1500 };
 static ack_log producer_acks;
@@ -181,7 +182,7 @@ START_TEST(reject_takes_nothing) {
   sd_delivery *d = take(strict);
   ck_assert_int_eq(src->pause_wanted, 1); /* taken but not completed: still held */
   flow_complete(d, SD_STATUS_OK);
-  ck_assert_int_eq(src->pause_wanted, 0); /* below half: resumed */
+  ck_assert_int_eq(src->pause_wanted, 0);        /* below half: resumed */
   ck_assert_int_eq(atomic_load(&acks.calls), 0); /* roomy has not finished it */
   flow_complete(take(roomy), SD_STATUS_OK);
   ck_assert_int_eq(atomic_load(&acks.calls), 1);
@@ -258,7 +259,8 @@ END_TEST
 static sd_stage *query_stage;
 static sd_result copy_process(void *state, sd_delivery *d) {
   (void)state;
-  for (int i = 0; i < 2; i++) ck_assert_int_eq(flow_emit(query_stage, records(query_stage, 2), NULL, NULL), SD_OK);
+  for (int i = 0; i < 2; i++)
+    ck_assert_int_eq(flow_emit(query_stage, records(query_stage, 2), NULL, NULL), SD_OK);
   flow_complete(d, SD_STATUS_OK); /* done with the input; its children are not */
   return SD_OK;
 }
@@ -311,8 +313,8 @@ static sd_result failing_process(void *state, sd_delivery *d) {
   (void)d;
   return SD_ERR;
 }
-static const sd_plugin_descriptor failing_sink = {SD_DESCRIPTOR_HEADER, .name = "failing",
-                                                  .kind = SD_KIND_SINK, .process = failing_process};
+static const sd_plugin_descriptor failing_sink = {
+    SD_DESCRIPTOR_HEADER, .name = "failing", .kind = SD_KIND_SINK, .process = failing_process};
 
 START_TEST(process_error_fails_the_batch) {
   ack_log acks = {0};

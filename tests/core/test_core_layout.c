@@ -5,7 +5,7 @@
 #include <stdlib.h>
 
 #define AT(type, member, off) _Static_assert(offsetof(type, member) == (off), #type "." #member)
-#define SIZE(type, n) _Static_assert(sizeof(type) == (n), "sizeof " #type)
+#define SIZE(type, n)         _Static_assert(sizeof(type) == (n), "sizeof " #type)
 
 #if UINTPTR_MAX == 0xFFFFFFFFFFFFFFFFu
 AT(sd_value, type, 0);

@@ -8,32 +8,34 @@
 #include <string.h>
 
 START_TEST(renders_exact_text) {
-  sd_metric *c = metrics_register(METRIC_COUNTER, "things_total", "Things seen", "stage=\"a\"", NULL, 0);
+  sd_metric *c =
+      metrics_register(METRIC_COUNTER, "things_total", "Things seen", "stage=\"a\"", NULL, 0);
   sd_metric *g = metrics_register(METRIC_GAUGE, "depth", "Queue\ndepth", NULL, NULL, 0);
   const double buckets[] = {0.5, 1};
-  sd_metric *h = metrics_register(METRIC_HISTOGRAM, "wait_seconds", "Wait", "stage=\"a\"", buckets, 2);
+  sd_metric *h =
+      metrics_register(METRIC_HISTOGRAM, "wait_seconds", "Wait", "stage=\"a\"", buckets, 2);
   metrics_add(c, 2);
   metrics_add(c, 1.5);
   metrics_set(g, -4);
   metrics_observe(h, 0.25);
   metrics_observe(h, 0.75);
   metrics_observe(h, 3);
-  ck_assert_ptr_eq(metrics_register(METRIC_COUNTER, "things_total", "x", "stage=\"a\"", NULL, 0), c);
+  ck_assert_ptr_eq(
+      metrics_register(METRIC_COUNTER, "things_total", "x", "stage=\"a\"", NULL, 0), c);
   char *text = metrics_render(NULL);
-  ck_assert_str_eq(text,
-                   "# HELP sensord_things_total Things seen\n"
-                   "# TYPE sensord_things_total counter\n"
-                   "sensord_things_total{stage=\"a\"} 3.5\n"
-                   "# HELP sensord_depth Queue\\ndepth\n"
-                   "# TYPE sensord_depth gauge\n"
-                   "sensord_depth -4\n"
-                   "# HELP sensord_wait_seconds Wait\n"
-                   "# TYPE sensord_wait_seconds histogram\n"
-                   "sensord_wait_seconds_bucket{stage=\"a\",le=\"0.5\"} 1\n"
-                   "sensord_wait_seconds_bucket{stage=\"a\",le=\"1\"} 2\n"
-                   "sensord_wait_seconds_bucket{stage=\"a\",le=\"+Inf\"} 3\n"
-                   "sensord_wait_seconds_sum{stage=\"a\"} 4\n"
-                   "sensord_wait_seconds_count{stage=\"a\"} 3\n");
+  ck_assert_str_eq(text, "# HELP sensord_things_total Things seen\n"
+                         "# TYPE sensord_things_total counter\n"
+                         "sensord_things_total{stage=\"a\"} 3.5\n"
+                         "# HELP sensord_depth Queue\\ndepth\n"
+                         "# TYPE sensord_depth gauge\n"
+                         "sensord_depth -4\n"
+                         "# HELP sensord_wait_seconds Wait\n"
+                         "# TYPE sensord_wait_seconds histogram\n"
+                         "sensord_wait_seconds_bucket{stage=\"a\",le=\"0.5\"} 1\n"
+                         "sensord_wait_seconds_bucket{stage=\"a\",le=\"1\"} 2\n"
+                         "sensord_wait_seconds_bucket{stage=\"a\",le=\"+Inf\"} 3\n"
+                         "sensord_wait_seconds_sum{stage=\"a\"} 4\n"
+                         "sensord_wait_seconds_count{stage=\"a\"} 3\n");
   free(text);
   metrics_reset();
 }

@@ -328,7 +328,6 @@ START_TEST(ini_load_fixture) {
 }
 END_TEST
 
-
 START_TEST(ini_load_directory) {
   cfg_file *f = cfg_file_load("/", errs);
   ck_assert_ptr_null(f);

@@ -51,8 +51,12 @@ static int fz_string(void *ctx, const char *name, size_t name_len, const char *v
 
 static void fz_parse_all(const char *data, size_t len) {
   fz_sink sink = {0};
-  rb_builder b = {.ctx = &sink, .record_begin = fz_begin, .field_null = fz_null,
-                  .field_bool = fz_bool, .field_int = fz_int, .field_double = fz_double,
+  rb_builder b = {.ctx = &sink,
+                  .record_begin = fz_begin,
+                  .field_null = fz_null,
+                  .field_bool = fz_bool,
+                  .field_int = fz_int,
+                  .field_double = fz_double,
                   .field_string = fz_string};
   ing_summary sum;
   ing_error err;

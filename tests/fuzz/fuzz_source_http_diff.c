@@ -67,8 +67,12 @@ static int fd_string(void *ctx, const char *name, size_t name_len, const char *v
 }
 
 static rb_builder fd_builder(fd_log *l) {
-  rb_builder b = {.ctx = l, .record_begin = fd_begin, .field_null = fd_null,
-                  .field_bool = fd_bool, .field_int = fd_int, .field_double = fd_double,
+  rb_builder b = {.ctx = l,
+                  .record_begin = fd_begin,
+                  .field_null = fd_null,
+                  .field_bool = fd_bool,
+                  .field_int = fd_int,
+                  .field_double = fd_double,
                   .field_string = fd_string};
   return b;
 }
@@ -106,8 +110,8 @@ static void fd_compare(const char *data, size_t len, int records) {
       abort();
     }
     if (fs.records != ss.records || fs.test_push != ss.test_push ||
-        fs.reply_len != ss.reply_len || strcmp(fs.reply, ss.reply) ||
-        fast.len != slow.len || (slow.len && memcmp(fast.p, slow.p, slow.len))) {
+        fs.reply_len != ss.reply_len || strcmp(fs.reply, ss.reply) || fast.len != slow.len ||
+        (slow.len && memcmp(fast.p, slow.p, slow.len))) {
       fprintf(stderr, "fast path built other records or reply than jansson\n");
       abort();
     }

@@ -13,17 +13,27 @@ typedef struct fake_conn {
   int parked, notified, killed;
 } fake_conn;
 
-static void f_park(hub_client *c, void *t) { ((fake_conn *)t)->parked++; }
-static void f_notify(hub_client *c, void *t) { ((fake_conn *)t)->notified++; }
-static void f_kill(hub_client *c, void *t) { ((fake_conn *)t)->killed++; }
+static void f_park(hub_client *c, void *t) {
+  ((fake_conn *)t)->parked++;
+}
+static void f_notify(hub_client *c, void *t) {
+  ((fake_conn *)t)->notified++;
+}
+static void f_kill(hub_client *c, void *t) {
+  ((fake_conn *)t)->killed++;
+}
 static const hub_transport_ops f_ops = {f_park, f_notify, f_kill};
 
 static const char *const COLS[] = {"DEVICEID", "TIME", "VALUES_X", "VALUES_Y", "VALUES_Z"};
 static const char *const TYPES[] = {"STRING", "BIGINT", "DOUBLE", "DOUBLE", "DOUBLE"};
 
 static hub *make_hub(size_t queue, size_t replay, int overflow) {
-  hub_limits l = {.client_queue = queue, .replay = replay, .max_clients = 3,
-                  .max_topics = 4, .overflow = overflow, .heartbeat_ns = 1000,
+  hub_limits l = {.client_queue = queue,
+                  .replay = replay,
+                  .max_clients = 3,
+                  .max_topics = 4,
+                  .overflow = overflow,
+                  .heartbeat_ns = 1000,
                   .chart_query = "accelerometer"};
   return hub_new(&l);
 }
@@ -107,11 +117,12 @@ START_TEST(test_sse_format_and_ids) {
   ck_assert_int_eq(fc.notified, 1);
   uint64_t last = hub_topic_last_id(t);
   char want[512];
-  snprintf(want, sizeof want,
-           "id: %llu\nevent: new_message\ndata: [\"86a5b0e3\",\"2023-05-08 14:25:56.851304\",1.5,"
-           "-0.0049,null]\n\nid: %llu\nevent: new_message\ndata: [\"86a5b0e3\","
-           "\"2023-05-08 14:25:56.861304\",2.5,-0.0049,null]\n\n",
-           (unsigned long long)last - 1, (unsigned long long)last);
+  snprintf(
+      want, sizeof want,
+      "id: %llu\nevent: new_message\ndata: [\"86a5b0e3\",\"2023-05-08 14:25:56.851304\",1.5,"
+      "-0.0049,null]\n\nid: %llu\nevent: new_message\ndata: [\"86a5b0e3\","
+      "\"2023-05-08 14:25:56.861304\",2.5,-0.0049,null]\n\n",
+      (unsigned long long)last - 1, (unsigned long long)last);
   ck_assert_str_eq(drain(c, NULL), want);
   snprintf(want, sizeof want,
            "id: %llu\ndata: {\"DEVICEID\":\"86a5b0e3\",\"TIME\":1683555956851304200,"
@@ -140,8 +151,11 @@ START_TEST(test_resume_and_reset) {
   fake_conn f = {0};
   hub_sub_error err;
   /* Resume after the 6th event: events 7 and 8 follow. */
-  hub_sub_opts o = {.format = HUB_FMT_ARRAY, .wire = HUB_WIRE_SSE, .has_last_id = 1,
-                    .last_id_valid = 1, .last_id = last - 2};
+  hub_sub_opts o = {.format = HUB_FMT_ARRAY,
+                    .wire = HUB_WIRE_SSE,
+                    .has_last_id = 1,
+                    .last_id_valid = 1,
+                    .last_id = last - 2};
   hub_client *c = hub_subscribe(h, t, &o, &f_ops, &f, &err);
   char *out = drain(c, NULL);
   char want[128];
@@ -271,10 +285,11 @@ START_TEST(test_heartbeat_limits_ws) {
   static char msgs[4][600];
   ck_assert_int_eq(ws_frames(buf, n, msgs, 4), 2);
   char want[256];
-  snprintf(want, sizeof want,
-           "{\"id\":%llu,\"event\":\"new_message\",\"data\":[\"d\",\"1970-01-01 00:00:00.000000\","
-           "1.0,-0.0049,null]}",
-           (unsigned long long)hub_topic_last_id(t) - 1);
+  snprintf(
+      want, sizeof want,
+      "{\"id\":%llu,\"event\":\"new_message\",\"data\":[\"d\",\"1970-01-01 00:00:00.000000\","
+      "1.0,-0.0049,null]}",
+      (unsigned long long)hub_topic_last_id(t) - 1);
   ck_assert_str_eq(msgs[0], want);
   /* max_clients = 3 */
   hub_client *c3 = hub_subscribe(h, t, &o, &f_ops, &f, &err);

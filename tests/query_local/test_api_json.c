@@ -61,10 +61,13 @@ START_TEST(headers) {
                            "\"columnTypes\":[\"STRING\",\"DOUBLE\"]}\n");
   api_buf_free(&b);
   api_line_header(&b, API_FMT_JSON, "q", 1, names, types);
-  ck_assert_str_eq(b.data, "[{\"queryId\":\"q\",\"columnNames\":[\"ID\"],\"columnTypes\":[\"STRING\"]}");
+  ck_assert_str_eq(
+      b.data, "[{\"queryId\":\"q\",\"columnNames\":[\"ID\"],\"columnTypes\":[\"STRING\"]}");
   api_buf_free(&b);
   api_line_header(&b, API_FMT_V1, "q", 2, names, types);
-  ck_assert_str_eq(b.data, "[{\"header\":{\"queryId\":\"q\",\"schema\":\"`ID` STRING, `PRICE` DOUBLE\"}},\n");
+  ck_assert_str_eq(
+      b.data,
+      "[{\"header\":{\"queryId\":\"q\",\"schema\":\"`ID` STRING, `PRICE` DOUBLE\"}},\n");
   api_buf_free(&b);
 }
 END_TEST
@@ -72,11 +75,13 @@ END_TEST
 START_TEST(errors_and_endings) {
   api_buf b = {0};
   api_line_error(&b, API_FMT_DELIMITED, 50000, "boom");
-  ck_assert_str_eq(b.data, "{\"@type\":\"generic_error\",\"error_code\":50000,\"message\":\"boom\"}\n");
+  ck_assert_str_eq(b.data,
+                   "{\"@type\":\"generic_error\",\"error_code\":50000,\"message\":\"boom\"}\n");
   api_buf_free(&b);
   api_line_error(&b, API_FMT_V1, 50000, "boom");
-  ck_assert_str_eq(b.data, "{\"errorMessage\":{\"@type\":\"generic_error\",\"error_code\":50000,"
-                           "\"message\":\"boom\"}},\n");
+  ck_assert_str_eq(b.data,
+                   "{\"errorMessage\":{\"@type\":\"generic_error\",\"error_code\":50000,"
+                   "\"message\":\"boom\"}},\n");
   api_buf_free(&b);
   api_line_final(&b, API_FMT_V1, "Limit Reached");
   ck_assert_str_eq(b.data, "{\"finalMessage\":\"Limit Reached\"}");
@@ -86,8 +91,9 @@ START_TEST(errors_and_endings) {
   ck_assert_str_eq(api_format_closer(API_FMT_JSON), "]");
   ck_assert_str_eq(api_format_closer(API_FMT_DELIMITED), "");
   api_error_body(&b, 40001, "bad", "SELECT 1;");
-  ck_assert_str_eq(b.data, "{\"@type\":\"statement_error\",\"error_code\":40001,\"message\":\"bad\","
-                           "\"statementText\":\"SELECT 1;\",\"entities\":[]}");
+  ck_assert_str_eq(b.data,
+                   "{\"@type\":\"statement_error\",\"error_code\":40001,\"message\":\"bad\","
+                   "\"statementText\":\"SELECT 1;\",\"entities\":[]}");
   api_buf_free(&b);
 }
 END_TEST
@@ -96,9 +102,11 @@ START_TEST(accept) {
   ck_assert_int_eq(api_format_from_accept(NULL), API_FMT_DELIMITED);
   ck_assert_int_eq(api_format_from_accept("*/*"), API_FMT_DELIMITED);
   ck_assert_int_eq(api_format_from_accept("application/json"), API_FMT_JSON);
-  ck_assert_int_eq(api_format_from_accept("application/vnd.ksql.v1+json; charset=utf-8"), API_FMT_V1);
+  ck_assert_int_eq(api_format_from_accept("application/vnd.ksql.v1+json; charset=utf-8"),
+                   API_FMT_V1);
   ck_assert_int_eq(api_format_from_accept("text/html, application/json;q=0.9"), API_FMT_JSON);
-  ck_assert_int_eq(api_format_from_accept("application/vnd.ksqlapi.delimited.v1"), API_FMT_DELIMITED);
+  ck_assert_int_eq(api_format_from_accept("application/vnd.ksqlapi.delimited.v1"),
+                   API_FMT_DELIMITED);
   ck_assert_str_eq(api_format_content_type(API_FMT_V1), "application/vnd.ksql.v1+json");
 }
 END_TEST

@@ -19,7 +19,9 @@ static const char *const sensor_ddl =
     "WITH (KAFKA_TOPIC='smartphone-sensor-data', VALUE_FORMAT='JSON');";
 
 static ql_engine *new_engine(size_t retain) {
-  ql_limits l = {.max_push_queries = 100, .retain_records = retain, .retain_bytes = 0,
+  ql_limits l = {.max_push_queries = 100,
+                 .retain_records = retain,
+                 .retain_bytes = 0,
                  .default_topic = "smartphone-sensor-data"};
   return ql_engine_new(&l);
 }
@@ -56,9 +58,12 @@ static const char *start_error(ql_engine *e, const char *sql) {
 /* The wall clock the engine reads at ingest (retain_age ages by arrival): each reading
  * "arrives" at its own event time, so ageing in these tests is deterministic. */
 static int64_t fake_wall_ns;
-static int64_t fake_wall(void) { return fake_wall_ns; }
+static int64_t fake_wall(void) {
+  return fake_wall_ns;
+}
 
-static void reading(ql_engine *e, int64_t ts_ns, const char *name, const char *device, double x) {
+static void reading(ql_engine *e, int64_t ts_ns, const char *name, const char *device,
+                    double x) {
   fake_wall_ns = ts_ns;
   ts_record r;
   ts_record_init(&r, ts_ns);
@@ -77,10 +82,11 @@ static void reading(ql_engine *e, int64_t ts_ns, const char *name, const char *d
 START_TEST(slice_filter_project_limit) {
   ql_engine *e = sensor_engine(0);
   ts_rows rows = {0};
-  ql_query *q = start(e,
-                      "SELECT deviceId, values_x FROM smartphone_sensor_stream WHERE name = 'acc' "
-                      "EMIT CHANGES LIMIT 2;",
-                      &rows);
+  ql_query *q =
+      start(e,
+            "SELECT deviceId, values_x FROM smartphone_sensor_stream WHERE name = 'acc' "
+            "EMIT CHANGES LIMIT 2;",
+            &rows);
   ck_assert_str_eq(ql_query_column_name(q, 0), "DEVICEID");
   ck_assert_str_eq(ql_query_column_type(q, 0), "STRING");
   ck_assert_str_eq(ql_query_column_name(q, 1), "VALUES_X");
@@ -132,8 +138,8 @@ START_TEST(slice_unknown_stream) {
 }
 END_TEST
 
-
-/* ---- Parser: good and bad statements, with their exact messages --------------------------- */
+/* ---- Parser: good and bad statements, with their exact messages ---------------------------
+ */
 static const char *parse_error(const char *sql) {
   static char buf[1200];
   ql_engine *e = sensor_engine(0);
@@ -146,41 +152,46 @@ static const char *parse_error(const char *sql) {
 }
 
 START_TEST(parser_errors) {
-  ck_assert_str_eq(parse_error("SLECTT * FROM s;"),
-                   "40001: line 1:1: Syntax Error\nUnknown statement 'SLECTT'\nDid you mean 'SELECT'?");
+  ck_assert_str_eq(
+      parse_error("SLECTT * FROM s;"),
+      "40001: line 1:1: Syntax Error\nUnknown statement 'SLECTT'\nDid you mean 'SELECT'?");
   ck_assert_str_eq(parse_error("SHOW STRAEMS;"),
                    "40001: line 1:6: Syntax Error\nExpecting {'STREAMS', 'TABLES', 'QUERIES'}");
   ck_assert_str_eq(parse_error("DROP STREAM;"),
                    "40001: line 1:12: Syntax Error\nExpecting {'IF', an identifier}");
   ck_assert_str_eq(parse_error("CREATE STREAM s (a FOO) WITH (KAFKA_TOPIC='t');"),
                    "40001: line 1:20: Syntax Error\nUnknown type: FOO");
-  ck_assert_str_eq(parse_error("CREATE STREAM s (a INT, b DECIMAL(4,2)) WITH (KAFKA_TOPIC='t');"),
-                   "40001: line 1:27: Syntax Error\nType DECIMAL is not supported by sensord's "
-                   "query engine (supported: BOOLEAN, INTEGER, BIGINT, DOUBLE, STRING, VARCHAR, "
-                   "TIMESTAMP)");
+  ck_assert_str_eq(
+      parse_error("CREATE STREAM s (a INT, b DECIMAL(4,2)) WITH (KAFKA_TOPIC='t');"),
+      "40001: line 1:27: Syntax Error\nType DECIMAL is not supported by sensord's "
+      "query engine (supported: BOOLEAN, INTEGER, BIGINT, DOUBLE, STRING, VARCHAR, "
+      "TIMESTAMP)");
   ck_assert_str_eq(parse_error("CREATE STREAM s (a INT) WITH (KAFKA_TOPIC='t', COLOR='red');"),
                    "40001: line 1:48: Syntax Error\nInvalid config variable(s) in the WITH "
                    "clause: COLOR");
   ck_assert_str_eq(parse_error("CREATE STREAM s (a INT, a BIGINT) WITH (KAFKA_TOPIC='t');"),
                    "40001: line 1:25: Syntax Error\nDuplicate column names: A");
-  ck_assert_str_eq(parse_error("CREATE STREAM s (a INT) WITH (KAFKA_TOPIC='t'"),
-                   "40001: line 1:46: Syntax Error\nSyntax error at or near \";\"\n'}', ']', or "
-                   "')' is missing");
+  ck_assert_str_eq(
+      parse_error("CREATE STREAM s (a INT) WITH (KAFKA_TOPIC='t'"),
+      "40001: line 1:46: Syntax Error\nSyntax error at or near \";\"\n'}', ']', or "
+      "')' is missing");
   ck_assert_str_eq(parse_error("CREATE STREAM s (a INT) (KAFKA_TOPIC='t');"),
                    "40001: line 1:25: Syntax Error\nExpecting 'WITH'");
-  ck_assert_str_eq(parse_error("CREATE STREAM select (a INT) WITH (KAFKA_TOPIC='t');"),
-                   "40001: line 1:15: Syntax Error\n\"SELECT\" is a reserved keyword and it can't "
-                   "be used as an identifier. You can use it as an identifier by escaping it as "
-                   "`SELECT`");
+  ck_assert_str_eq(
+      parse_error("CREATE STREAM select (a INT) WITH (KAFKA_TOPIC='t');"),
+      "40001: line 1:15: Syntax Error\n\"SELECT\" is a reserved keyword and it can't "
+      "be used as an identifier. You can use it as an identifier by escaping it as "
+      "`SELECT`");
   ck_assert_str_eq(parse_error("SHOW STREAMS; SELECT 'x' 'y' FROM s;"),
                    "40001: line 1:26: Syntax Error\nExpecting {'AS', ',', 'FROM'}");
   ck_assert_str_eq(parse_error("SHOW STREAMS; SELECT * FROM s 5;"),
                    "40001: line 1:31: Syntax Error\nSyntax error at or near '5' at line 1:31");
   ck_assert_str_eq(parse_error("SHOW STREAMS # x"),
                    "40001: line 1:14: Syntax Error\nSyntax error at or near '#' at line 1:14");
-  ck_assert_str_eq(parse_error("DESCRIBE 'abc"),
-                   "40001: line 1:10: Syntax Error\nSyntax error at or near unterminated string "
-                   "literal at line 1:10");
+  ck_assert_str_eq(
+      parse_error("DESCRIBE 'abc"),
+      "40001: line 1:10: Syntax Error\nSyntax error at or near unterminated string "
+      "literal at line 1:10");
   ck_assert_str_eq(parse_error("INSERT INTO s VALUES (1);"),
                    "40001: line 1:1: Syntax Error\nINSERT statements are not supported by "
                    "sensord's query engine");
@@ -206,8 +217,9 @@ START_TEST(parser_select_errors) {
   ck_assert_str_eq(start_error(e, "SELECT * FROM smartphone_sensor_stream WHERE (name = 'a' "
                                   "EMIT CHANGES;"),
                    "40001: line 1:58: Syntax Error\nExpecting ')'");
-  ck_assert_str_eq(start_error(e, "SELECT * FROM smartphone_sensor_stream EMIT CHANGES LIMIT x;"),
-                   "40001: line 1:59: Syntax Error\nExpecting a number");
+  ck_assert_str_eq(
+      start_error(e, "SELECT * FROM smartphone_sensor_stream EMIT CHANGES LIMIT x;"),
+      "40001: line 1:59: Syntax Error\nExpecting a number");
   ck_assert_str_eq(start_error(e, "SELECT * FROM smartphone_sensor_stream EMIT FINAL;"),
                    "40001: line 1:45: Syntax Error\nEMIT FINAL is not supported by sensord's "
                    "query engine");
@@ -217,55 +229,66 @@ START_TEST(parser_select_errors) {
                    "sensord's query engine");
   ck_assert_str_eq(start_error(e, "SELECT foo FROM smartphone_sensor_stream EMIT CHANGES;"),
                    "40001: Line: 1, Col: 8: SELECT column 'FOO' cannot be resolved.");
-  ck_assert_str_eq(start_error(e, "SELECT name FROM smartphone_sensor_stream WHERE bar > 1 EMIT "
-                                  "CHANGES;"),
+  ck_assert_str_eq(start_error(e,
+                               "SELECT name FROM smartphone_sensor_stream WHERE bar > 1 EMIT "
+                               "CHANGES;"),
                    "40001: Line: 1, Col: 49: WHERE column 'BAR' cannot be resolved.");
   ck_assert_str_eq(start_error(e, "SELECT x.name FROM smartphone_sensor_stream EMIT CHANGES;"),
                    "40001: Line: 1, Col: 8: SELECT column 'X.NAME' cannot be resolved.");
-  ck_assert_str_eq(start_error(e, "SELECT name FROM smartphone_sensor_stream WHERE name = 5 EMIT "
-                                  "CHANGES;"),
+  ck_assert_str_eq(start_error(e,
+                               "SELECT name FROM smartphone_sensor_stream WHERE name = 5 EMIT "
+                               "CHANGES;"),
                    "40001: Line: 1, Col: 49: Cannot compare name (STRING) to 5 (INTEGER) with "
                    "EQUAL.");
-  ck_assert_str_eq(start_error(e, "SELECT name + 1 FROM smartphone_sensor_stream EMIT CHANGES;"),
-                   "40001: Line: 1, Col: 8: Error processing expression: name + 1. Unsupported "
-                   "arithmetic types. STRING INTEGER");
-  ck_assert_str_eq(start_error(e, "SELECT name FROM smartphone_sensor_stream WHERE values_x EMIT "
-                                  "CHANGES;"),
+  ck_assert_str_eq(
+      start_error(e, "SELECT name + 1 FROM smartphone_sensor_stream EMIT CHANGES;"),
+      "40001: Line: 1, Col: 8: Error processing expression: name + 1. Unsupported "
+      "arithmetic types. STRING INTEGER");
+  ck_assert_str_eq(start_error(e,
+                               "SELECT name FROM smartphone_sensor_stream WHERE values_x EMIT "
+                               "CHANGES;"),
                    "40001: Line: 1, Col: 49: WHERE expects a BOOLEAN value, but values_x is "
                    "DOUBLE");
-  ck_assert_str_eq(start_error(e, "SELECT FOO(name) FROM smartphone_sensor_stream EMIT CHANGES;"),
-                   "40001: Line: 1, Col: 8: Can't find any functions with the name 'FOO'");
+  ck_assert_str_eq(
+      start_error(e, "SELECT FOO(name) FROM smartphone_sensor_stream EMIT CHANGES;"),
+      "40001: Line: 1, Col: 8: Can't find any functions with the name 'FOO'");
   ck_assert_str_eq(start_error(e, "SELECT UCASE(values_x) FROM smartphone_sensor_stream EMIT "
                                   "CHANGES;"),
                    "40001: Line: 1, Col: 8: Function 'UCASE' does not accept parameters "
                    "(DOUBLE): argument 1 must be STRING");
-  ck_assert_str_eq(start_error(e, "SELECT ABS(1, 2) FROM smartphone_sensor_stream EMIT CHANGES;"),
-                   "40001: Line: 1, Col: 8: Function 'ABS' does not accept parameters "
-                   "(INTEGER, INTEGER).");
-  ck_assert_str_eq(start_error(e, "SELECT COUNT(*) FROM smartphone_sensor_stream EMIT CHANGES;"),
-                   "40001: Aggregate query needs GROUP BY clause.");
-  ck_assert_str_eq(start_error(e, "SELECT name, COUNT(*) FROM smartphone_sensor_stream GROUP BY "
-                                  "deviceId EMIT CHANGES;"),
+  ck_assert_str_eq(
+      start_error(e, "SELECT ABS(1, 2) FROM smartphone_sensor_stream EMIT CHANGES;"),
+      "40001: Line: 1, Col: 8: Function 'ABS' does not accept parameters "
+      "(INTEGER, INTEGER).");
+  ck_assert_str_eq(
+      start_error(e, "SELECT COUNT(*) FROM smartphone_sensor_stream EMIT CHANGES;"),
+      "40001: Aggregate query needs GROUP BY clause.");
+  ck_assert_str_eq(start_error(e,
+                               "SELECT name, COUNT(*) FROM smartphone_sensor_stream GROUP BY "
+                               "deviceId EMIT CHANGES;"),
                    "40001: Line: 1, Col: 8: Non-aggregate SELECT expression(s) not part of "
                    "GROUP BY: name");
-  ck_assert_str_eq(start_error(e, "SELECT name FROM smartphone_sensor_stream WHERE COUNT(*) > 1 "
-                                  "EMIT CHANGES;"),
+  ck_assert_str_eq(start_error(e,
+                               "SELECT name FROM smartphone_sensor_stream WHERE COUNT(*) > 1 "
+                               "EMIT CHANGES;"),
                    "40001: Line: 1, Col: 49: Aggregate functions can not be used in WHERE: "
                    "COUNT(*)");
   ck_assert_str_eq(start_error(e, "SELECT WINDOWSTART FROM smartphone_sensor_stream EMIT "
                                   "CHANGES;"),
                    "40001: Line: 1, Col: 8: WINDOWSTART can only be used in the SELECT or "
                    "HAVING of a windowed aggregation.");
-  ck_assert_str_eq(start_error(e, "SELECT name, COUNT(*) FROM smartphone_sensor_stream WINDOW "
-                                  "HOPPING (SIZE 1 SECOND, ADVANCE BY 2 SECONDS) GROUP BY name "
-                                  "EMIT CHANGES;"),
-                   "40001: Window advance (2000 ms) must not be greater than its size (1000 ms).");
+  ck_assert_str_eq(
+      start_error(e, "SELECT name, COUNT(*) FROM smartphone_sensor_stream WINDOW "
+                     "HOPPING (SIZE 1 SECOND, ADVANCE BY 2 SECONDS) GROUP BY name "
+                     "EMIT CHANGES;"),
+      "40001: Window advance (2000 ms) must not be greater than its size (1000 ms).");
   ck_assert_str_eq(start_error(e, "CREATE STREAM x (a INT) WITH (KAFKA_TOPIC='x');"),
                    "40001: Neither a query nor a print statement");
   ck_assert_str_eq(start_error(e, "SELECT * FROM smartphone_sensor_stream EMIT CHANGES; SHOW "
                                   "STREAMS;"),
                    "40001: Expected exactly one KSQL statement; found 2 instead");
-  ck_assert_str_eq(start_error(e, ""), "40001: Expected exactly one KSQL statement; found 0 instead");
+  ck_assert_str_eq(start_error(e, ""),
+                   "40001: Expected exactly one KSQL statement; found 0 instead");
   ql_engine_free(e);
 }
 END_TEST
@@ -284,7 +307,8 @@ START_TEST(parser_good_statements) {
       "NOT NULL -- trailing comment\n EMIT CHANGES;",
       "SELECT deviceId, COUNT(*), AVG(values_x) AS ax, WINDOWSTART, WINDOWEND FROM "
       "smartphone_sensor_stream WINDOW HOPPING (SIZE 10 SECONDS, ADVANCE BY 5 SECONDS, GRACE "
-      "PERIOD 1 MINUTE) WHERE /* block */ name = 'a' GROUP BY deviceId HAVING COUNT(*) > 1 EMIT "
+      "PERIOD 1 MINUTE) WHERE /* block */ name = 'a' GROUP BY deviceId HAVING COUNT(*) > 1 "
+      "EMIT "
       "CHANGES;",
       "SELECT deviceId, SUM(messageId), MIN(values_x), MAX(values_x), LATEST_BY_OFFSET(name), "
       "EARLIEST_BY_OFFSET(name) FROM smartphone_sensor_stream GROUP BY deviceId EMIT CHANGES;",
@@ -295,27 +319,31 @@ START_TEST(parser_good_statements) {
     ck_assert_msg(ql_check_statement(e, good[k], &err) == 0, "%s: %s", good[k], err.message);
   }
   ql_error err = {0};
-  ck_assert_int_eq(ql_check_statement(e, "SELECT nope FROM smartphone_sensor_stream;", &err), -1);
+  ck_assert_int_eq(ql_check_statement(e, "SELECT nope FROM smartphone_sensor_stream;", &err),
+                   -1);
   ck_assert_str_eq(err.message, "Line: 1, Col: 8: SELECT column 'NOPE' cannot be resolved.");
-  ck_assert_int_eq(ql_check_statement(e, "CREATE STREAM q (a INT) WITH (VALUE_FORMAT='JSON');",
-                                      &err), -1);
+  ck_assert_int_eq(
+      ql_check_statement(e, "CREATE STREAM q (a INT) WITH (VALUE_FORMAT='JSON');", &err), -1);
   ck_assert_str_eq(err.message,
                    "Missing required property \"KAFKA_TOPIC\" which has no default value.");
-  ck_assert_int_eq(ql_check_statement(e, "CREATE STREAM q (a INT) WITH (KAFKA_TOPIC='q', "
-                                         "VALUE_FORMAT='AVRO');", &err), -1);
-  ck_assert_int_eq(ql_check_statement(e, "CREATE STREAM q (a INT) WITH (KAFKA_TOPIC='q');", &err),
-                   0);
+  ck_assert_int_eq(ql_check_statement(e,
+                                      "CREATE STREAM q (a INT) WITH (KAFKA_TOPIC='q', "
+                                      "VALUE_FORMAT='AVRO');",
+                                      &err),
+                   -1);
+  ck_assert_int_eq(
+      ql_check_statement(e, "CREATE STREAM q (a INT) WITH (KAFKA_TOPIC='q');", &err), 0);
 
   ql_engine_free(e);
 }
 END_TEST
 
-
 /* ---- Evaluation: NULL semantics, types, int64 vs double, strings, LIKE, functions ------- */
 static ql_engine *typed_engine(void) {
   ql_engine *e = new_engine(0);
-  char *r = ts_execute(e, "CREATE STREAM t (s VARCHAR, i INT, b BIGINT, d DOUBLE, f BOOLEAN, ts "
-                          "TIMESTAMP, n INT) WITH (KAFKA_TOPIC='t', VALUE_FORMAT='JSON');");
+  char *r =
+      ts_execute(e, "CREATE STREAM t (s VARCHAR, i INT, b BIGINT, d DOUBLE, f BOOLEAN, ts "
+                    "TIMESTAMP, n INT) WITH (KAFKA_TOPIC='t', VALUE_FORMAT='JSON');");
   ck_assert_msg(strstr(r, "Stream created") != NULL, "%s", r);
   free(r);
   return e;
@@ -365,7 +393,8 @@ static const char *type_of(ql_engine *e, const char *expr) {
 #define EVAL(expr, expected)                                                                   \
   do {                                                                                         \
     char *got_ = eval1(e, expr);                                                               \
-    ck_assert_msg(strcmp(got_, expected) == 0, "%s: expected %s, got %s", expr, expected, got_); \
+    ck_assert_msg(strcmp(got_, expected) == 0, "%s: expected %s, got %s", expr, expected,      \
+                  got_);                                                                       \
     free(got_);                                                                                \
   } while (0)
 
@@ -509,11 +538,12 @@ START_TEST(ddl_entities) {
   ql_engine *e = new_engine(0);
   char *r = ts_execute(e, "CREATE STREAM s1 (id VARCHAR KEY, v DOUBLE, \"lower\" STRING) WITH "
                           "(kafka_topic='t1', value_format='json', partitions=3);");
-  ck_assert_str_eq(r, "[{\"@type\":\"currentStatus\",\"statementText\":\"CREATE STREAM s1 (id "
-                      "VARCHAR KEY, v DOUBLE, \\\"lower\\\" STRING) WITH (kafka_topic='t1', "
-                      "value_format='json', partitions=3);\",\"commandId\":\"stream/`S1`/create\","
-                      "\"commandStatus\":{\"status\":\"SUCCESS\",\"message\":\"Stream created\","
-                      "\"queryId\":null},\"commandSequenceNumber\":1,\"warnings\":[]}]");
+  ck_assert_str_eq(r,
+                   "[{\"@type\":\"currentStatus\",\"statementText\":\"CREATE STREAM s1 (id "
+                   "VARCHAR KEY, v DOUBLE, \\\"lower\\\" STRING) WITH (kafka_topic='t1', "
+                   "value_format='json', partitions=3);\",\"commandId\":\"stream/`S1`/create\","
+                   "\"commandStatus\":{\"status\":\"SUCCESS\",\"message\":\"Stream created\","
+                   "\"queryId\":null},\"commandSequenceNumber\":1,\"warnings\":[]}]");
   free(r);
   r = ts_execute(e, "CREATE STREAM s1 (v DOUBLE) WITH (KAFKA_TOPIC='t1');");
   ck_assert_str_eq(r, "ERR 40001: Cannot add stream 'S1': A stream with the same name already "
@@ -524,16 +554,17 @@ START_TEST(ddl_entities) {
   free(r);
   r = ts_execute(e, "DESCRIBE s1;");
   ck_assert_str_eq(
-      r, "[{\"@type\":\"sourceDescription\",\"statementText\":\"DESCRIBE s1;\","
-         "\"sourceDescription\":{\"name\":\"S1\",\"windowType\":null,\"readQueries\":[],"
-         "\"writeQueries\":[],\"fields\":[{\"name\":\"ID\",\"schema\":{\"type\":\"STRING\","
-         "\"fields\":null,\"memberSchema\":null},\"type\":\"KEY\"},{\"name\":\"V\",\"schema\":{"
-         "\"type\":\"DOUBLE\",\"fields\":null,\"memberSchema\":null}},{\"name\":\"lower\","
-         "\"schema\":{\"type\":\"STRING\",\"fields\":null,\"memberSchema\":null}}],\"type\":"
-         "\"STREAM\",\"timestamp\":\"\",\"statistics\":\"\",\"errorStats\":\"\",\"extended\":"
-         "false,\"keyFormat\":\"KAFKA\",\"valueFormat\":\"JSON\",\"topic\":\"t1\",\"partitions\":"
-         "3,\"replication\":1,\"sourceConstraints\":[],\"clusterStatistics\":[],"
-         "\"clusterErrorStats\":[]},\"warnings\":[]}]");
+      r,
+      "[{\"@type\":\"sourceDescription\",\"statementText\":\"DESCRIBE s1;\","
+      "\"sourceDescription\":{\"name\":\"S1\",\"windowType\":null,\"readQueries\":[],"
+      "\"writeQueries\":[],\"fields\":[{\"name\":\"ID\",\"schema\":{\"type\":\"STRING\","
+      "\"fields\":null,\"memberSchema\":null},\"type\":\"KEY\"},{\"name\":\"V\",\"schema\":{"
+      "\"type\":\"DOUBLE\",\"fields\":null,\"memberSchema\":null}},{\"name\":\"lower\","
+      "\"schema\":{\"type\":\"STRING\",\"fields\":null,\"memberSchema\":null}}],\"type\":"
+      "\"STREAM\",\"timestamp\":\"\",\"statistics\":\"\",\"errorStats\":\"\",\"extended\":"
+      "false,\"keyFormat\":\"KAFKA\",\"valueFormat\":\"JSON\",\"topic\":\"t1\",\"partitions\":"
+      "3,\"replication\":1,\"sourceConstraints\":[],\"clusterStatistics\":[],"
+      "\"clusterErrorStats\":[]},\"warnings\":[]}]");
   free(r);
   r = ts_execute(e, "DESCRIBE nope;");
   ck_assert_str_eq(r, "ERR 40001: Could not find STREAM/TABLE 'NOPE' in the Metastore");
@@ -551,8 +582,8 @@ START_TEST(ddl_entities) {
   ql_query *qa = start(e, "SELECT v FROM s1 EMIT CHANGES;", &a);
   ql_error err = {0};
   ql_query_opts named = {.name = "ACCEL"};
-  ql_query *qb = ql_query_start(e, "SELECT v FROM s1 EMIT CHANGES;", &named, ts_on_row, ts_on_end,
-                                &b, &err);
+  ql_query *qb = ql_query_start(e, "SELECT v FROM s1 EMIT CHANGES;", &named, ts_on_row,
+                                ts_on_end, &b, &err);
   ck_assert_ptr_nonnull(qb);
   ck_assert_str_eq(ql_query_id(qb), "ACCEL");
   ck_assert_ptr_null(ql_query_start(e, "SELECT v FROM s1 EMIT CHANGES;", &named, ts_on_row,
@@ -560,19 +591,21 @@ START_TEST(ddl_entities) {
   ck_assert_str_eq(err.message, "Query ID 'ACCEL' already exists.");
   r = ts_execute(e, "SHOW QUERIES;");
   char expect[1024];
-  snprintf(expect, sizeof expect,
-           "[{\"@type\":\"queries\",\"statementText\":\"SHOW QUERIES;\",\"queries\":[{"
-           "\"queryString\":\"SELECT v FROM s1 EMIT CHANGES;\",\"sinks\":[],\"sinkKafkaTopics\":"
-           "[],\"id\":\"ACCEL\",\"statusCount\":{\"RUNNING\":1},\"queryType\":\"PERSISTENT\","
-           "\"state\":\"RUNNING\"},{\"queryString\":\"SELECT v FROM s1 EMIT CHANGES;\",\"sinks\":"
-           "[],\"sinkKafkaTopics\":[],\"id\":\"%s\",\"statusCount\":{\"RUNNING\":1},"
-           "\"queryType\":\"PUSH\",\"state\":\"RUNNING\"}],\"warnings\":[]}]",
-           ql_query_id(qa));
+  snprintf(
+      expect, sizeof expect,
+      "[{\"@type\":\"queries\",\"statementText\":\"SHOW QUERIES;\",\"queries\":[{"
+      "\"queryString\":\"SELECT v FROM s1 EMIT CHANGES;\",\"sinks\":[],\"sinkKafkaTopics\":"
+      "[],\"id\":\"ACCEL\",\"statusCount\":{\"RUNNING\":1},\"queryType\":\"PERSISTENT\","
+      "\"state\":\"RUNNING\"},{\"queryString\":\"SELECT v FROM s1 EMIT CHANGES;\",\"sinks\":"
+      "[],\"sinkKafkaTopics\":[],\"id\":\"%s\",\"statusCount\":{\"RUNNING\":1},"
+      "\"queryType\":\"PUSH\",\"state\":\"RUNNING\"}],\"warnings\":[]}]",
+      ql_query_id(qa));
   ck_assert_str_eq(r, expect);
   free(r);
   r = ts_execute(e, "DROP STREAM s1;");
-  ck_assert_str_eq(r, "ERR 40001: Cannot drop S1.\nThe following queries read from this source: "
-                      "[ACCEL].\nYou need to terminate them before dropping S1.");
+  ck_assert_str_eq(r,
+                   "ERR 40001: Cannot drop S1.\nThe following queries read from this source: "
+                   "[ACCEL].\nYou need to terminate them before dropping S1.");
   free(r);
   r = ts_execute(e, "TERMINATE accel;");
   ck_assert(strstr(r, "\"commandId\":\"terminate/ACCEL/execute\"") &&
@@ -592,8 +625,9 @@ START_TEST(ddl_entities) {
   ck_assert_str_eq(r, "ERR 40001: Source S1 does not exist.");
   free(r);
   r = ts_execute(e, "SHOW STREAMS; ;");
-  ck_assert_str_eq(r, "[{\"@type\":\"streams\",\"statementText\":\"SHOW STREAMS;\",\"streams\":[],"
-                      "\"warnings\":[]}]");
+  ck_assert_str_eq(r,
+                   "[{\"@type\":\"streams\",\"statementText\":\"SHOW STREAMS;\",\"streams\":[],"
+                   "\"warnings\":[]}]");
   free(r);
   r = ts_execute(e, "  ");
   ck_assert_str_eq(r, "[]");
@@ -613,16 +647,17 @@ START_TEST(push_query_limit_40003) {
   ts_rows r = {0};
   ql_query *a = start(e, "SELECT v FROM s EMIT CHANGES;", &r);
   ql_query *b = start(e, "SELECT v FROM s EMIT CHANGES;", &r);
-  ck_assert_str_eq(start_error(e, "SELECT v FROM s EMIT CHANGES;"),
-                   "40003: Not executing query as it would cause the number of active push "
-                   "queries to exceed the configured limit. Terminate existing push queries, or "
-                   "increase the limit of push queries. Current push query count: 2. Configured "
-                   "limit: 2.");
+  ck_assert_str_eq(
+      start_error(e, "SELECT v FROM s EMIT CHANGES;"),
+      "40003: Not executing query as it would cause the number of active push "
+      "queries to exceed the configured limit. Terminate existing push queries, or "
+      "increase the limit of push queries. Current push query count: 2. Configured "
+      "limit: 2.");
   /* named queries do not count against the ad-hoc limit */
   ql_error err = {0};
   ql_query_opts named = {.name = "n1"};
-  ql_query *n = ql_query_start(e, "SELECT v FROM s EMIT CHANGES;", &named, ts_on_row, NULL, &r,
-                               &err);
+  ql_query *n =
+      ql_query_start(e, "SELECT v FROM s EMIT CHANGES;", &named, ts_on_row, NULL, &r, &err);
   ck_assert_ptr_nonnull(n);
   ql_query_stop(a);
   ql_query *c = start(e, "SELECT v FROM s EMIT CHANGES;", &r);
@@ -694,14 +729,18 @@ END_TEST
 START_TEST(layout_cache_shapes) {
   ql_engine *e = sensor_engine(0);
   ts_rows rows = {0};
-  ql_query *q = start(e, "SELECT name, values_x, deviceId FROM smartphone_sensor_stream EMIT "
-                         "CHANGES;", &rows);
+  ql_query *q = start(e,
+                      "SELECT name, values_x, deviceId FROM smartphone_sensor_stream EMIT "
+                      "CHANGES;",
+                      &rows);
   for (int k = 0; k < 40; k++) {
     ts_record r;
     ts_record_init(&r, 1000000 * (k + 1));
     ts_field_str(&r, "name", k % 2 ? "a" : "b");
-    if (k % 2) ts_field_double(&r, "values_x", k);
-    else ts_field_double(&r, "values_qx", k); /* same field count, another name */
+    if (k % 2)
+      ts_field_double(&r, "values_x", k);
+    else
+      ts_field_double(&r, "values_qx", k); /* same field count, another name */
     ts_field_str(&r, "deviceId", k % 3 ? "d" : "e");
     if (k % 5 == 0) ts_field_int(&r, "shape_extra", k);
     ql_engine_ingest(e, NULL, &r.view);
@@ -709,8 +748,10 @@ START_TEST(layout_cache_shapes) {
   ck_assert_int_eq(rows.count, 40);
   for (int k = 0; k < 40; k++) {
     char want[64];
-    if (k % 2) snprintf(want, sizeof want, "[\"a\",%d.0,\"%s\"]", k, k % 3 ? "d" : "e");
-    else snprintf(want, sizeof want, "[\"b\",null,\"%s\"]", k % 3 ? "d" : "e");
+    if (k % 2)
+      snprintf(want, sizeof want, "[\"a\",%d.0,\"%s\"]", k, k % 3 ? "d" : "e");
+    else
+      snprintf(want, sizeof want, "[\"b\",null,\"%s\"]", k % 3 ? "d" : "e");
     ck_assert_str_eq(rows.lines[k], want);
   }
   ql_query_stop(q);
@@ -724,8 +765,10 @@ START_TEST(quoted_identifiers_and_keys) {
   free(ts_execute(e, "CREATE STREAM `Quoted` (`lower` VARCHAR, \"Mixed\" INT, ID STRING KEY) "
                      "WITH (KAFKA_TOPIC='q');"));
   ts_rows rows = {0};
-  ql_query *q = start(e, "SELECT `lower`, \"Mixed\" AS `m`, id, `lower` = 'a' FROM `Quoted` EMIT "
-                         "CHANGES;", &rows);
+  ql_query *q = start(e,
+                      "SELECT `lower`, \"Mixed\" AS `m`, id, `lower` = 'a' FROM `Quoted` EMIT "
+                      "CHANGES;",
+                      &rows);
   ck_assert_str_eq(ql_query_column_name(q, 0), "lower");
   ck_assert_str_eq(ql_query_column_name(q, 1), "m");
   ck_assert_str_eq(ql_query_column_name(q, 2), "ID");
@@ -752,11 +795,13 @@ START_TEST(quoted_identifiers_and_keys) {
 }
 END_TEST
 
-
-/* ---- Windows: boundaries, hopping overlap, late rows, grace, emit interval ---------------- */
+/* ---- Windows: boundaries, hopping overlap, late rows, grace, emit interval ----------------
+ */
 static ql_engine *window_engine(int64_t emit_interval_ns, int64_t grace_ns) {
-  ql_limits l = {.max_push_queries = 100, .emit_interval_ns = emit_interval_ns,
-                 .grace_ns = grace_ns, .default_topic = "smartphone-sensor-data"};
+  ql_limits l = {.max_push_queries = 100,
+                 .emit_interval_ns = emit_interval_ns,
+                 .grace_ns = grace_ns,
+                 .default_topic = "smartphone-sensor-data"};
   ql_engine *e = ql_engine_new(&l);
   free(ts_execute(e, sensor_ddl));
   return e;
@@ -767,11 +812,13 @@ static ql_engine *window_engine(int64_t emit_interval_ns, int64_t grace_ns) {
 START_TEST(window_tumbling_boundaries) {
   ql_engine *e = window_engine(0, 0);
   ts_rows rows = {0};
-  ql_query *q = start(e, "SELECT deviceId, COUNT(*) AS n, SUM(values_x) AS sx, AVG(values_x), "
-                         "MIN(values_x), MAX(values_x), LATEST_BY_OFFSET(name), "
-                         "EARLIEST_BY_OFFSET(name), WINDOWSTART, WINDOWEND FROM "
-                         "smartphone_sensor_stream WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY "
-                         "deviceId EMIT CHANGES;", &rows);
+  ql_query *q = start(e,
+                      "SELECT deviceId, COUNT(*) AS n, SUM(values_x) AS sx, AVG(values_x), "
+                      "MIN(values_x), MAX(values_x), LATEST_BY_OFFSET(name), "
+                      "EARLIEST_BY_OFFSET(name), WINDOWSTART, WINDOWEND FROM "
+                      "smartphone_sensor_stream WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY "
+                      "deviceId EMIT CHANGES;",
+                      &rows);
   ck_assert_str_eq(ql_query_column_name(q, 1), "N");
   ck_assert_str_eq(ql_query_column_type(q, 1), "BIGINT");
   ck_assert_str_eq(ql_query_column_name(q, 3), "KSQL_COL_0");
@@ -796,9 +843,11 @@ END_TEST
 START_TEST(window_hopping_overlap) {
   ql_engine *e = window_engine(0, 0);
   ts_rows rows = {0};
-  ql_query *q = start(e, "SELECT deviceId, COUNT(*), WINDOWSTART AS ws, WINDOWEND AS we FROM "
-                         "smartphone_sensor_stream WINDOW HOPPING (SIZE 10 SECONDS, ADVANCE BY 5 "
-                         "SECONDS, GRACE PERIOD 1 SECOND) GROUP BY deviceId EMIT CHANGES;", &rows);
+  ql_query *q = start(e,
+                      "SELECT deviceId, COUNT(*), WINDOWSTART AS ws, WINDOWEND AS we FROM "
+                      "smartphone_sensor_stream WINDOW HOPPING (SIZE 10 SECONDS, ADVANCE BY 5 "
+                      "SECONDS, GRACE PERIOD 1 SECOND) GROUP BY deviceId EMIT CHANGES;",
+                      &rows);
   reading(e, 7000 * MS, "a", "d1", 1);  /* in [0,10) and [5,15) */
   reading(e, 10000 * MS, "a", "d1", 1); /* in [5,15) and [10,20) */
   reading(e, 4999 * MS, "a", "d1", 1);  /* [0,10) is in grace; [-5,5) closed at 6 s */
@@ -820,11 +869,15 @@ END_TEST
 START_TEST(window_late_rows_and_grace) {
   ql_engine *e = window_engine(0, 0);
   ts_rows rows = {0}, g = {0};
-  ql_query *q = start(e, "SELECT deviceId, COUNT(*), WINDOWSTART FROM smartphone_sensor_stream "
-                         "WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY deviceId EMIT CHANGES;", &rows);
-  ql_query *qg = start(e, "SELECT deviceId, COUNT(*), WINDOWSTART FROM smartphone_sensor_stream "
-                          "WINDOW TUMBLING (SIZE 1 SECOND, GRACE PERIOD 2 SECONDS) GROUP BY "
-                          "deviceId EMIT CHANGES;", &g);
+  ql_query *q = start(e,
+                      "SELECT deviceId, COUNT(*), WINDOWSTART FROM smartphone_sensor_stream "
+                      "WINDOW TUMBLING (SIZE 1 SECOND) GROUP BY deviceId EMIT CHANGES;",
+                      &rows);
+  ql_query *qg = start(e,
+                       "SELECT deviceId, COUNT(*), WINDOWSTART FROM smartphone_sensor_stream "
+                       "WINDOW TUMBLING (SIZE 1 SECOND, GRACE PERIOD 2 SECONDS) GROUP BY "
+                       "deviceId EMIT CHANGES;",
+                       &g);
   reading(e, 500 * MS, "a", "d1", 1);
   reading(e, 1000 * MS, "a", "d1", 1); /* stream time 1000: [0,1000) closes without grace */
   reading(e, 999 * MS, "a", "d1", 1);  /* late for no grace; within the 2 s grace */
@@ -855,11 +908,15 @@ END_TEST
 START_TEST(window_emit_interval_having_groupby) {
   ql_engine *e = window_engine(1000 * MS, 60000 * MS);
   ts_rows rows = {0}, plain = {0};
-  ql_query *q = start(e, "SELECT deviceId, COUNT(*) AS n, AVG(values_x) * 2 AS ax2 FROM "
-                         "smartphone_sensor_stream WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY "
-                         "deviceId HAVING COUNT(*) >= 2 EMIT CHANGES;", &rows);
-  ql_query *p = start(e, "SELECT UCASE(name) AS nm, COUNT(*) FROM smartphone_sensor_stream GROUP "
-                         "BY UCASE(name) EMIT CHANGES;", &plain);
+  ql_query *q = start(e,
+                      "SELECT deviceId, COUNT(*) AS n, AVG(values_x) * 2 AS ax2 FROM "
+                      "smartphone_sensor_stream WINDOW TUMBLING (SIZE 10 SECONDS) GROUP BY "
+                      "deviceId HAVING COUNT(*) >= 2 EMIT CHANGES;",
+                      &rows);
+  ql_query *p = start(e,
+                      "SELECT UCASE(name) AS nm, COUNT(*) FROM smartphone_sensor_stream GROUP "
+                      "BY UCASE(name) EMIT CHANGES;",
+                      &plain);
   reading(e, 1000 * MS, "a", "d1", 1);
   reading(e, 2000 * MS, "a", "d1", 2);
   reading(e, 3000 * MS, "b", "d1", 3);
@@ -895,8 +952,10 @@ static void on_notify(void *ctx) {
 }
 
 START_TEST(retention_earliest_and_pull) {
-  ql_limits l = {.max_push_queries = 10, .retain_records = 3, .retain_age_ns = 10000 * MS,
-                .now_wall_ns = fake_wall};
+  ql_limits l = {.max_push_queries = 10,
+                 .retain_records = 3,
+                 .retain_age_ns = 10000 * MS,
+                 .now_wall_ns = fake_wall};
   ql_engine *e = ql_engine_new(&l);
   ql_engine_set_notify(e, on_notify, NULL);
   free(ts_execute(e, sensor_ddl));
@@ -908,7 +967,8 @@ START_TEST(retention_earliest_and_pull) {
   ql_query *q = ql_query_start(e, "SELECT values_x FROM smartphone_sensor_stream EMIT CHANGES;",
                                &earliest, ts_on_row, ts_on_end, &rows, &err);
   ck_assert_ptr_nonnull(q);
-  ql_query *l2 = start(e, "SELECT values_x FROM smartphone_sensor_stream EMIT CHANGES;", &latest);
+  ql_query *l2 =
+      start(e, "SELECT values_x FROM smartphone_sensor_stream EMIT CHANGES;", &latest);
   ck_assert_int_eq(notified, 1);
   ck_assert_int_eq(rows.count, 0); /* never from inside ql_query_start */
   ql_engine_tick(e, 6000 * MS);
@@ -920,7 +980,8 @@ START_TEST(retention_earliest_and_pull) {
   ck_assert_str_eq(rows.lines[3], "[6.0]");
   ck_assert_int_eq(latest.count, 1);
   /* a pull query (no EMIT CHANGES) replays what is retained and ends */
-  ql_query *p = start(e, "SELECT values_x FROM smartphone_sensor_stream WHERE values_x > 4;", &pull);
+  ql_query *p =
+      start(e, "SELECT values_x FROM smartphone_sensor_stream WHERE values_x > 4;", &pull);
   ck_assert(ql_query_is_pull(p));
   ck_assert_str_eq(ql_query_sql(p), "SELECT values_x FROM smartphone_sensor_stream WHERE "
                                     "values_x > 4;");
@@ -932,8 +993,9 @@ START_TEST(retention_earliest_and_pull) {
   ck_assert_str_eq(pull.reason, "Query Completed");
   /* earliest replay started before a live record arrives: replay first, then live */
   ts_rows r2 = {0};
-  ql_query *q2 = ql_query_start(e, "SELECT values_x FROM smartphone_sensor_stream EMIT CHANGES;",
-                                &earliest, ts_on_row, ts_on_end, &r2, &err);
+  ql_query *q2 =
+      ql_query_start(e, "SELECT values_x FROM smartphone_sensor_stream EMIT CHANGES;",
+                     &earliest, ts_on_row, ts_on_end, &r2, &err);
   reading(e, 8000 * MS, "a", "d", 8);
   ck_assert_int_eq(r2.count, 4);
   ck_assert_str_eq(r2.lines[0], "[5.0]");
@@ -941,14 +1003,16 @@ START_TEST(retention_earliest_and_pull) {
   /* age: everything older than now - 10 s goes */
   ql_engine_tick(e, 16500 * MS);
   ts_rows r3 = {0};
-  ql_query *q3 = ql_query_start(e, "SELECT values_x FROM smartphone_sensor_stream EMIT CHANGES;",
-                                &earliest, ts_on_row, ts_on_end, &r3, &err);
+  ql_query *q3 =
+      ql_query_start(e, "SELECT values_x FROM smartphone_sensor_stream EMIT CHANGES;",
+                     &earliest, ts_on_row, ts_on_end, &r3, &err);
   ql_engine_tick(e, 16500 * MS);
   ck_assert_int_eq(r3.count, 2);
   ck_assert_str_eq(r3.lines[0], "[7.0]");
   /* LIMIT 0 ends without rows */
   ts_rows z = {0};
-  ql_query *qz = start(e, "SELECT values_x FROM smartphone_sensor_stream EMIT CHANGES LIMIT 0;", &z);
+  ql_query *qz =
+      start(e, "SELECT values_x FROM smartphone_sensor_stream EMIT CHANGES LIMIT 0;", &z);
   ql_engine_tick(e, 16500 * MS);
   ck_assert_int_eq(z.count, 0);
   ck_assert_str_eq(z.reason, "Limit Reached");
@@ -984,7 +1048,8 @@ START_TEST(retention_bytes) {
 }
 END_TEST
 
-/* ---- The original project's query over the sample payloads ---------------------------------- */
+/* ---- The original project's query over the sample payloads ----------------------------------
+ */
 static size_t ingest_file(ql_engine *e, const char *file) {
   char path[512];
   snprintf(path, sizeof path, "%s/%s", SAMPLES_DIR, file);
@@ -999,21 +1064,25 @@ static size_t ingest_file(ql_engine *e, const char *file) {
 START_TEST(samples_original_query) {
   ql_engine *e = sensor_engine(0);
   ts_rows rows = {0};
-  ql_query *q = start(e, "SELECT deviceId, time, values_x, values_y, values_z FROM "
-                         "smartphone_sensor_stream WHERE name = 'accelerometeruncalibrated' EMIT "
-                         "CHANGES;", &rows);
+  ql_query *q = start(e,
+                      "SELECT deviceId, time, values_x, values_y, values_z FROM "
+                      "smartphone_sensor_stream WHERE name = 'accelerometeruncalibrated' EMIT "
+                      "CHANGES;",
+                      &rows);
   ck_assert_int_eq(ingest_file(e, "android-calibrated-1s.json"), 250);
   ck_assert_int_eq(rows.count, 0); /* calibrated sensors only */
   ck_assert_int_eq(ingest_file(e, "ios-uncalibrated-1s.json"), 300);
   ingest_file(e, "mixed-sensors.json");
   ingest_file(e, "test-push.json");
   ck_assert_int_eq(rows.count, 100);
-  ck_assert_str_eq(rows.lines[0], "[\"cd613e30-d8f1-4adf-91b7-584a2265b1f5\",1732435201000000103,"
-                                  "-0.032632366764043644,-0.29193691135292843,"
-                                  "-1.1054725361833504]");
-  ck_assert_str_eq(rows.lines[99], "[\"cd613e30-d8f1-4adf-91b7-584a2265b1f5\",1732435201990000955,"
-                                   "0.058301422656555774,-0.24943196263739048,"
-                                   "-0.9788533561302231]");
+  ck_assert_str_eq(rows.lines[0],
+                   "[\"cd613e30-d8f1-4adf-91b7-584a2265b1f5\",1732435201000000103,"
+                   "-0.032632366764043644,-0.29193691135292843,"
+                   "-1.1054725361833504]");
+  ck_assert_str_eq(rows.lines[99],
+                   "[\"cd613e30-d8f1-4adf-91b7-584a2265b1f5\",1732435201990000955,"
+                   "0.058301422656555774,-0.24943196263739048,"
+                   "-0.9788533561302231]");
   ck_assert_int_eq(rows.rowtime_ns[0], 1732435201000000000LL);
   /* every row equals the reading it came from */
   char path[512];
@@ -1026,9 +1095,12 @@ START_TEST(samples_original_query) {
     sd_value want[5];
     for (size_t i = 0; i < recs[k].view.field_count; i++) {
       const char *nm = f[i].name;
-      int slot = !strcmp(nm, "deviceId") ? 0 : !strcmp(nm, "time") ? 1
-                 : !strcmp(nm, "values_x") ? 2 : !strcmp(nm, "values_y") ? 3
-                 : !strcmp(nm, "values_z") ? 4 : -1;
+      int slot = !strcmp(nm, "deviceId")   ? 0
+                 : !strcmp(nm, "time")     ? 1
+                 : !strcmp(nm, "values_x") ? 2
+                 : !strcmp(nm, "values_y") ? 3
+                 : !strcmp(nm, "values_z") ? 4
+                                           : -1;
       if (slot >= 0) want[slot] = f[i].value;
     }
     char *w = ts_render(want, 5);
@@ -1047,10 +1119,11 @@ START_TEST(samples_windowed_avg_per_device) {
   ql_engine *e = window_engine(100 * MS, 0);
   free(ts_execute(e, "SHOW STREAMS;"));
   ts_rows rows = {0};
-  ql_query *q = start(e, "SELECT deviceId, AVG(values_x) AS ax, COUNT(*) AS n, WINDOWSTART AS ws "
-                         "FROM smartphone_sensor_stream WINDOW TUMBLING (SIZE 1 SECONDS) WHERE "
-                         "name = 'accelerometeruncalibrated' GROUP BY deviceId EMIT CHANGES;",
-                   &rows);
+  ql_query *q = start(e,
+                      "SELECT deviceId, AVG(values_x) AS ax, COUNT(*) AS n, WINDOWSTART AS ws "
+                      "FROM smartphone_sensor_stream WINDOW TUMBLING (SIZE 1 SECONDS) WHERE "
+                      "name = 'accelerometeruncalibrated' GROUP BY deviceId EMIT CHANGES;",
+                      &rows);
   ingest_file(e, "ios-uncalibrated-1s.json");
   ingest_file(e, "large-batch-5s.json");
   ql_engine_tick(e, 1 * 1000 * MS); /* flush what is still open */
@@ -1133,8 +1206,10 @@ START_TEST(threads_ingest_while_start_stop) {
   for (int k = 0; k < 500; k++) {
     ql_error err = {0};
     ql_query_opts o = {.ad_hoc = 1, .earliest = k % 2};
-    ql_query *q = ql_query_start(e, "SELECT values_x FROM smartphone_sensor_stream WHERE name = "
-                                    "'a' EMIT CHANGES;", &o, count_row, NULL, &counter, &err);
+    ql_query *q = ql_query_start(e,
+                                 "SELECT values_x FROM smartphone_sensor_stream WHERE name = "
+                                 "'a' EMIT CHANGES;",
+                                 &o, count_row, NULL, &counter, &err);
     ck_assert_ptr_nonnull(q);
     if (k % 50 == 0) free(ts_execute(e, "SHOW QUERIES; DESCRIBE smartphone_sensor_stream;"));
     ql_query_stop(q);

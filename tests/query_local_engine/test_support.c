@@ -40,12 +40,18 @@ void ts_field_str(ts_record *r, const char *name, const char *v) {
   f->value.as.s.ptr = keep(r, v);
   f->value.as.s.len = strlen(v);
 }
-void ts_field_int(ts_record *r, const char *name, int64_t v) { add(r, name, SD_INT)->value.as.i = v; }
+void ts_field_int(ts_record *r, const char *name, int64_t v) {
+  add(r, name, SD_INT)->value.as.i = v;
+}
 void ts_field_double(ts_record *r, const char *name, double v) {
   add(r, name, SD_DOUBLE)->value.as.d = v;
 }
-void ts_field_bool(ts_record *r, const char *name, int v) { add(r, name, SD_BOOL)->value.as.i = !!v; }
-void ts_field_null(ts_record *r, const char *name) { add(r, name, SD_NULL); }
+void ts_field_bool(ts_record *r, const char *name, int v) {
+  add(r, name, SD_BOOL)->value.as.i = !!v;
+}
+void ts_field_null(ts_record *r, const char *name) {
+  add(r, name, SD_NULL);
+}
 
 char *ts_render(const sd_value *values, size_t n) {
   size_t cap = 64, len = 0;
@@ -57,10 +63,18 @@ char *ts_render(const sd_value *values, size_t n) {
     size_t plen;
     char *tmp = NULL;
     switch (values[k].type) {
-    case SD_NULL: snprintf(buf, sizeof buf, "null"); break;
-    case SD_BOOL: snprintf(buf, sizeof buf, "%s", values[k].as.i ? "true" : "false"); break;
-    case SD_INT: snprintf(buf, sizeof buf, "%lld", (long long)values[k].as.i); break;
-    case SD_DOUBLE: ql_format_double(values[k].as.d, buf, sizeof buf); break;
+    case SD_NULL:
+      snprintf(buf, sizeof buf, "null");
+      break;
+    case SD_BOOL:
+      snprintf(buf, sizeof buf, "%s", values[k].as.i ? "true" : "false");
+      break;
+    case SD_INT:
+      snprintf(buf, sizeof buf, "%lld", (long long)values[k].as.i);
+      break;
+    case SD_DOUBLE:
+      ql_format_double(values[k].as.d, buf, sizeof buf);
+      break;
     default:
       tmp = malloc(values[k].as.s.len + 3);
       tmp[0] = '"';
@@ -106,11 +120,16 @@ void ts_rows_free(ts_rows *r) {
 }
 
 static void add_json(ts_record *r, const char *name, json_t *v) {
-  if (json_is_integer(v)) ts_field_int(r, name, json_integer_value(v));
-  else if (json_is_real(v)) ts_field_double(r, name, json_real_value(v));
-  else if (json_is_string(v)) ts_field_str(r, name, json_string_value(v));
-  else if (json_is_boolean(v)) ts_field_bool(r, name, json_is_true(v));
-  else ts_field_null(r, name);
+  if (json_is_integer(v))
+    ts_field_int(r, name, json_integer_value(v));
+  else if (json_is_real(v))
+    ts_field_double(r, name, json_real_value(v));
+  else if (json_is_string(v))
+    ts_field_str(r, name, json_string_value(v));
+  else if (json_is_boolean(v))
+    ts_field_bool(r, name, json_is_true(v));
+  else
+    ts_field_null(r, name);
 }
 
 size_t ts_load_samples(const char *path, ts_record **out) {

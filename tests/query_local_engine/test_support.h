@@ -28,7 +28,7 @@ void ts_field_null(ts_record *r, const char *name);
 typedef struct ts_rows {
   size_t count;
   size_t cap;
-  char **lines;    /* each row as ["a",1,2.5,null,true] */
+  char **lines; /* each row as ["a",1,2.5,null,true] */
   int64_t *rowtime_ns;
   int ended;
   char reason[128];

@@ -74,8 +74,7 @@ static int rec_double(void *ctx, const char *name, size_t name_len, double v) {
   return rec_append(r, " %.*s:d=%.17g", (int)name_len, name, v);
 }
 
-static int rec_string(void *ctx, const char *name, size_t name_len, const char *v,
-                      size_t len) {
+static int rec_string(void *ctx, const char *name, size_t name_len, const char *v, size_t len) {
   recorder *r = ctx;
   if (rec_fail(r)) return -1;
   return rec_append(r, " %.*s:s=%.*s", (int)name_len, name, (int)len, v);
@@ -83,9 +82,13 @@ static int rec_string(void *ctx, const char *name, size_t name_len, const char *
 
 void recorder_init(recorder *r) {
   memset(r, 0, sizeof *r);
-  r->builder = (rb_builder){.ctx = r, .record_begin = rec_begin, .field_null = rec_null,
-                            .field_bool = rec_bool, .field_int = rec_int,
-                            .field_double = rec_double, .field_string = rec_string};
+  r->builder = (rb_builder){.ctx = r,
+                            .record_begin = rec_begin,
+                            .field_null = rec_null,
+                            .field_bool = rec_bool,
+                            .field_int = rec_int,
+                            .field_double = rec_double,
+                            .field_string = rec_string};
 }
 
 void recorder_free(recorder *r) {

@@ -55,7 +55,8 @@ START_TEST(gzip_round_trip_byte_by_byte) {
     unsigned char *z = compress_buf(text, strlen(text), gzip, &zlen);
     body_buf b;
     body_init(&b, 1000, BODY_GZIP, zlen);
-    for (size_t i = 0; i < zlen; i++) ck_assert_int_eq(body_append(&b, (char *)z + i, 1), BODY_OK);
+    for (size_t i = 0; i < zlen; i++)
+      ck_assert_int_eq(body_append(&b, (char *)z + i, 1), BODY_OK);
     ck_assert_int_eq(body_finish(&b), BODY_OK);
     ck_assert_uint_eq(b.len, strlen(text));
     ck_assert(memcmp(b.data, text, b.len) == 0);

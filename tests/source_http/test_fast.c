@@ -41,9 +41,10 @@ static int compare(const char *body, size_t len, fast_route route, fast_expect e
     recorder fast;
     recorder_init(&fast);
     char *copy = copy_body(body, len, padded);
-    int fast_rc = route == PHONE
-                      ? ing_fast_sensorlogger(copy, len, padded, 42, &fast.builder, &fast_sum)
-                      : ing_fast_records(copy, len, padded, &opts, 42, &fast.builder, &fast_sum);
+    int fast_rc =
+        route == PHONE
+            ? ing_fast_sensorlogger(copy, len, padded, 42, &fast.builder, &fast_sum)
+            : ing_fast_records(copy, len, padded, &opts, 42, &fast.builder, &fast_sum);
     free(copy);
     ck_assert(fast_rc == ING_FAST_OK || fast_rc == ING_FAST_DECLINED);
     if (accepted >= 0) ck_assert_int_eq(accepted, fast_rc == ING_FAST_OK);
@@ -139,14 +140,16 @@ static const struct {
     /* numbers: -0, underflow, subnormals, exponents, int64 limits */
     {ONE("{\"a\":-0,\"b\":-0.0,\"c\":1e-400,\"d\":-1e-400,\"e\":4.9406564584124654e-324}"),
      PHONE, ACCEPTS},
-    {ONE("{\"a\":1E2,\"b\":1e+2,\"c\":-9223372036854775808,\"d\":0.1,\"e\":123456789012345678}"),
+    {ONE("{\"a\":1E2,\"b\":1e+2,\"c\":-9223372036854775808,\"d\":0.1,\"e\":"
+         "123456789012345678}"),
      PHONE, ACCEPTS},
     {ONE("{\"a\":2.2250738585072011e-308,\"b\":1.7976931348623157e308}"), PHONE, ACCEPTS},
     {ONE("{\"a\":9223372036854775808}"), PHONE, MAY_DECLINE},
     {ONE("{\"a\":1e400}"), PHONE, DECLINES},
     {HEAD "{\"name\":\"a\",\"time\":9223372036854775808,\"values\":{}}" TAIL, PHONE, DECLINES},
     /* arrays keep jansson's JSON text: reals at 17 digits, escapes, nested objects */
-    {ONE("{\"a\":[0.1,1.0,-0.0,1e21,1e-7,-3,true,null,\"q\\\"\\\\\\/\\b\\f\\n\\r\\t\\u0001\\u001f"
+    {ONE("{\"a\":[0.1,1.0,-0.0,1e21,1e-7,-3,true,null,\"q\\\"\\\\\\/"
+         "\\b\\f\\n\\r\\t\\u0001\\u001f"
          "\\u00e9\\ud83d\\ude00\"],\"b\":[],\"c\":[{}],\"d\":[{\"k\":[1,{\"z\":\"\"}]}]}"),
      PHONE, ACCEPTS},
     {ONE("{\"a\":[{\"k\":1,\"k\":2}]}"), PHONE, DECLINES},
@@ -178,8 +181,10 @@ static const struct {
     {ONE("{}") "x", PHONE, DECLINES},
     {"\xef\xbb\xbf" ONE("{}"), PHONE, DECLINES},
     /* unknown keys at the top are ignored, in a reading passed through after accuracy */
-    {"{\"x\":[1,{\"y\":null}],\"messageId\":3,\"sessionId\":\"s\",\"deviceId\":\"d\",\"payload\":"
-     "[{\"z\":{\"q\":[true]},\"accuracy\":{\"h\":1,\"v\":2.5},\"values\":{\"w\":1},\"name\":\"n\","
+    {"{\"x\":[1,{\"y\":null}],\"messageId\":3,\"sessionId\":\"s\",\"deviceId\":\"d\","
+     "\"payload\":"
+     "[{\"z\":{\"q\":[true]},\"accuracy\":{\"h\":1,\"v\":2.5},\"values\":{\"w\":1},\"name\":"
+     "\"n\","
      "\"time\":\"0\"}],\"userId\":\"u\"}",
      PHONE, ACCEPTS},
     {"{\"messageId\":1,\"sessionId\":\"s\",\"deviceId\":\"d\",\"userId\":null,\"payload\":"
@@ -194,7 +199,8 @@ static const struct {
     /* /records: array, NDJSON with blank and CRLF lines, keys and times of every kind */
     {"[{\"deviceId\":\"d\",\"time\":\"12\",\"a\":[1.5],\"o\":{\"p\":{\"q\":-1}}},{}]", RECORDS,
      ACCEPTS},
-    {"\n\n{\"time\":3}\r\n  \t\n{\"deviceId\":\"k\",\"v\":0.25}\n{\"n\":null}", RECORDS, ACCEPTS},
+    {"\n\n{\"time\":3}\r\n  \t\n{\"deviceId\":\"k\",\"v\":0.25}\n{\"n\":null}", RECORDS,
+     ACCEPTS},
     {"", RECORDS, ACCEPTS},
     {"  [ ]  ", RECORDS, ACCEPTS},
     {"{\"a\":1} {\"b\":2}\n", RECORDS, DECLINES},

@@ -11,7 +11,6 @@
 
 #include "ingest_cases.inc"
 
-
 static recorder rec;
 static ing_summary sum;
 static ing_error err;
@@ -104,9 +103,10 @@ START_TEST(sensor_kind_flattens) {
 END_TEST
 
 START_TEST(user_id_follows_device_id) {
-  ck_assert_int_eq(parse("{\"messageId\":1,\"sessionId\":\"s\",\"deviceId\":\"d\",\"userId\":"
-                         "\"u7\",\"payload\":[{\"name\":\"a\",\"time\":1,\"values\":{\"x\":2}}]}"),
-                   0);
+  ck_assert_int_eq(
+      parse("{\"messageId\":1,\"sessionId\":\"s\",\"deviceId\":\"d\",\"userId\":"
+            "\"u7\",\"payload\":[{\"name\":\"a\",\"time\":1,\"values\":{\"x\":2}}]}"),
+      0);
   ck_assert_str_eq(recorder_line(&rec, 0), "@1 key=d | name:s=a time:i=1 values_x:d=2 "
                                            "messageId:i=1 sessionId:s=s deviceId:s=d "
                                            "userId:s=u7");
@@ -216,7 +216,8 @@ END_TEST
 START_TEST(records_without_time_or_key_fields) {
   ing_records_opts opts = {0};
   const char *body = "{\"time\":\"x\",\"deviceId\":3}";
-  ck_assert_int_eq(ing_parse_records(body, strlen(body), &opts, 9, &rec.builder, &sum, &err), 0);
+  ck_assert_int_eq(ing_parse_records(body, strlen(body), &opts, 9, &rec.builder, &sum, &err),
+                   0);
   ck_assert_str_eq(recorder_line(&rec, 0), "@9 nokey | time:s=x deviceId:i=3");
 }
 END_TEST

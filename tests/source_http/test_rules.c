@@ -104,12 +104,20 @@ START_TEST(lan_address_for_wildcard_binds) {
                      lan = v4("192.168.1.23"), later = v4("10.0.0.7");
   struct sockaddr_in6 six = {.sin6_family = AF_INET6};
   struct ifaddrs e6 = {.ifa_name = "eth2", .ifa_flags = IFF_UP, .ifa_addr = (void *)&later};
-  struct ifaddrs e5 = {.ifa_next = &e6, .ifa_name = "eth1", .ifa_flags = IFF_UP, .ifa_addr = (void *)&lan};
-  struct ifaddrs e4 = {.ifa_next = &e5, .ifa_name = "eth1", .ifa_flags = IFF_UP, .ifa_addr = (void *)&six};
-  struct ifaddrs e3 = {.ifa_next = &e4, .ifa_name = "eth0", .ifa_flags = 0, .ifa_addr = (void *)&down};
-  struct ifaddrs e2 = {.ifa_next = &e3, .ifa_name = "tun0", .ifa_flags = IFF_UP, .ifa_addr = NULL};
-  struct ifaddrs e1 = {.ifa_next = &e2, .ifa_name = "dummy", .ifa_flags = IFF_UP, .ifa_addr = (void *)&lo2};
-  struct ifaddrs e0 = {.ifa_next = &e1, .ifa_name = "lo", .ifa_flags = IFF_UP | IFF_LOOPBACK, .ifa_addr = (void *)&lo};
+  struct ifaddrs e5 = {
+      .ifa_next = &e6, .ifa_name = "eth1", .ifa_flags = IFF_UP, .ifa_addr = (void *)&lan};
+  struct ifaddrs e4 = {
+      .ifa_next = &e5, .ifa_name = "eth1", .ifa_flags = IFF_UP, .ifa_addr = (void *)&six};
+  struct ifaddrs e3 = {
+      .ifa_next = &e4, .ifa_name = "eth0", .ifa_flags = 0, .ifa_addr = (void *)&down};
+  struct ifaddrs e2 = {
+      .ifa_next = &e3, .ifa_name = "tun0", .ifa_flags = IFF_UP, .ifa_addr = NULL};
+  struct ifaddrs e1 = {
+      .ifa_next = &e2, .ifa_name = "dummy", .ifa_flags = IFF_UP, .ifa_addr = (void *)&lo2};
+  struct ifaddrs e0 = {.ifa_next = &e1,
+                       .ifa_name = "lo",
+                       .ifa_flags = IFF_UP | IFF_LOOPBACK,
+                       .ifa_addr = (void *)&lo};
   char out[64];
   ck_assert_int_eq(lan_pick_ipv4(&e0, out, sizeof out), 0);
   ck_assert_str_eq(out, "192.168.1.23");
