@@ -15,6 +15,10 @@ BUILD=${BUILD:-build}
 PLUGIN_DIR=${SENSORD_PLUGIN_DIR:-$PWD/$BUILD/plugins}
 OUT=${OUT:-$PWD/$BUILD/bench/fanout}
 mkdir -p "$OUT"
+# PIN=1 gives sensord CPU 0 and the load client CPU 1, as a remote load generator would not
+# take the server's cores (loopback still charges the client's TCP receive work to sensord).
+SERVER_PIN="" CLIENT_PIN=""
+if [ -n "${PIN:-}" ]; then SERVER_PIN="taskset -c 0" CLIENT_PIN="taskset -c 1"; fi
 cc -O2 -Wall -Wextra -o "$OUT/fanout_client" bench/fanout/fanout_client.c -lpthread
 # 10,000 clients need 10,000 sockets on each side (sensord raises its own soft limit).
 ulimit -n 65536 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -32,7 +36,7 @@ for mode in $MODES; do
         -e "s|0.0.0.0:5000|127.0.0.1:$outp|" -e "s|^plugin = out_sse|plugin = $plugin|" \
         -e "s|^log_level .*|log_level = warn|" etc/pipeline.ini >"$OUT/pipeline.ini"
     [ -n "${HTTP_THREADS:-}" ] && echo "http_threads = $HTTP_THREADS" >>"$OUT/pipeline.ini"
-    "$BUILD/sensord" -c "$OUT/pipeline.ini" >"$OUT/sensord-$mode-$n.log" 2>&1 &
+    $SERVER_PIN "$BUILD/sensord" -c "$OUT/pipeline.ini" >"$OUT/sensord-$mode-$n.log" 2>&1 &
     pid=$!
     # sensord is bounded too: connect (≤ 120 s) + run + margin.
     (for _ in $(seq $((SECONDS_RUN + 180))); do sleep 1; kill -0 "$pid" 2>/dev/null || exit 0; done
@@ -44,7 +48,7 @@ for mode in $MODES; do
          [ "$c" -ge "$n" ] && break; sleep 0.2; done
        sleep 4; perf record -g -p "$pid" -o "$OUT/perf-$mode-$n.data" -- sleep 5 >/dev/null 2>&1) &
     fi
-    timeout -s KILL $((SECONDS_RUN + 170)) "$OUT/fanout_client" --mode "$mode" \
+    timeout -s KILL $((SECONDS_RUN + 170)) $CLIENT_PIN "$OUT/fanout_client" --mode "$mode" \
       --out "127.0.0.1:$outp" --ingest "127.0.0.1:$ingest" --clients "$n" --threads "$THREADS" \
       --seconds "$SECONDS_RUN" --warmup 3 --rate 50 --pid "$pid" | tee -a "$results" ||
       echo "fanout_client failed or timed out ($mode, $n clients)" >&2

@@ -297,6 +297,19 @@ static void pump_adopt(pump_thread *th) {
   }
 }
 
+/* The stack pops newest first; serving in wake order instead keeps every client at the
+ * same place in each round, so none waits two rounds while later wakes jump ahead. */
+static pump_conn *pump_take_ready(pump_thread *th) {
+  pump_conn *stack = atomic_exchange(&th->ready, NULL), *fifo = NULL;
+  while (stack) {
+    pump_conn *pc = stack;
+    stack = pc->next_ready;
+    pc->next_ready = fifo;
+    fifo = pc;
+  }
+  return fifo;
+}
+
 static void *pump_loop(void *arg) {
   pump_thread *th = arg;
   pump *p = th->pump;
@@ -304,7 +317,7 @@ static void *pump_loop(void *arg) {
   while (!atomic_load(&p->stopping)) {
     int n = epoll_wait(th->epfd, evs, 256, 50);
     /* Taken before adopting: whatever is on either was queued for adoption first. */
-    pump_conn *list = atomic_exchange(&th->ready, NULL);
+    pump_conn *list = pump_take_ready(th);
     pump_adopt(th);
     for (int i = 0; i < n; i++) {
       if (evs[i].data.ptr == NULL) {
