@@ -2,7 +2,7 @@
  * delimited format) and emits its rows with the header's schema. One libcurl multi
  * handle on the plugin's own thread drives every transfer: the /ksql statements that make
  * sure the stream exists, then one long-lived request per query, reconnected with backoff. */
-#include "../source_kafka/kafka_record.h"
+#include "ksql_rows.h"
 #include "ksql_text.h"
 
 #include <curl/curl.h>
@@ -38,16 +38,11 @@ typedef struct kq_conn {
   size_t err_len;
   kq_lines lines;
   int line_overflow;
-  sd_schema *schema;
-  size_t column_count;
-  char **columns;
-  char **types;
-  int key_col, time_col;
-  sd_batch *batch; /* rows of the current chunk */
-  int held;        /* batch refused with BUSY: the transfer is paused */
+  kq_rows rows; /* columns of the header; rows.batch holds the rows of the current chunk */
+  int held;     /* rows.batch refused with BUSY: the transfer is paused */
   char last_reason[1024];
   char curl_error[CURL_ERROR_SIZE];
-  sd_metric *m_up, *m_rows, *m_reconnects;
+  sd_metric *m_up, *m_reconnects;
 } kq_conn;
 
 struct query_ksql {
@@ -242,19 +237,6 @@ static sd_result kq_validate(const sd_host_api *host, sd_stage *stage) {
 
 /* ---- rows -------------------------------------------------------------------------- */
 
-static void kq_schema_clear(kq_conn *c) {
-  if (c->schema) c->q->host->schema_release(c->schema);
-  c->schema = NULL;
-  for (size_t i = 0; i < c->column_count; i++) {
-    free(c->columns[i]);
-    free(c->types[i]);
-  }
-  free(c->columns);
-  free(c->types);
-  c->columns = c->types = NULL;
-  c->column_count = 0;
-}
-
 /* Tells everything downstream that a query went up or down, as one row on the reserved
  * "_status" stream (columns QUERY, STATE, DETAIL): outputs show it to browsers, which stay
  * connected while ksqlDB is away. Best effort: a full downstream skips the notice (counted)
@@ -277,26 +259,7 @@ static void kq_emit_status(kq_conn *c, const char *state, const char *detail) {
 
 static int kq_on_header(kq_conn *c, json_t *header) {
   query_ksql *q = c->q;
-  json_t *names = json_object_get(header, "columnNames");
-  json_t *types = json_object_get(header, "columnTypes");
-  size_t n = json_array_size(names);
-  if (!json_is_array(names) || n == 0) return -1;
-  kq_schema_clear(c);
-  c->columns = calloc(n, sizeof *c->columns);
-  c->types = calloc(n, sizeof *c->types);
-  if (!c->columns || !c->types) return -1;
-  c->column_count = n;
-  c->key_col = c->time_col = -1;
-  for (size_t i = 0; i < n; i++) {
-    const char *name = json_string_value(json_array_get(names, i));
-    const char *type = json_string_value(json_array_get(types, i));
-    c->columns[i] = strdup(name ? name : "");
-    c->types[i] = strdup(type ? type : "STRING");
-    if (name && !strcasecmp(name, "DEVICEID")) c->key_col = (int)i;
-    if (name && !strcasecmp(name, "TIME")) c->time_col = (int)i;
-  }
-  c->schema = q->host->schema_new(q->stage, c->name, n, (const char *const *)c->columns,
-                                  (const char *const *)c->types);
+  if (kq_rows_header(&c->rows, header)) return -1;
   c->header_seen = 1;
   c->attempt = 0;
   q->host->metric_set(c->m_up, 1);
@@ -311,53 +274,12 @@ static int kq_on_header(kq_conn *c, json_t *header) {
   return 0;
 }
 
-static void kq_on_row(kq_conn *c, json_t *row) {
-  const sd_host_api *h = c->q->host;
-  if (!c->batch) {
-    c->batch = h->batch_new(c->q->stage, 16);
-    if (!c->batch) return;
-    h->batch_set_schema(c->batch, c->schema);
-  }
-  int64_t ts = h->now_wall_ns();
-  const char *key = NULL;
-  size_t key_len = 0;
-  if (c->time_col >= 0 && json_is_integer(json_array_get(row, (size_t)c->time_col)))
-    ts = kr_epoch_to_ns((int64_t)json_integer_value(json_array_get(row, (size_t)c->time_col)));
-  json_t *k = c->key_col >= 0 ? json_array_get(row, (size_t)c->key_col) : NULL;
-  if (json_is_string(k)) key = json_string_value(k), key_len = json_string_length(k);
-  sd_batch *b = c->batch;
-  h->record_begin(b, ts, key, key_len);
-  for (size_t i = 0; i < c->column_count; i++) {
-    const char *name = c->columns[i];
-    size_t nlen = strlen(name);
-    json_t *v = json_array_get(row, i);
-    if (!v || json_is_null(v))
-      h->field_null(b, name, nlen);
-    else if (json_is_integer(v) && !strcasecmp(c->types[i], "DOUBLE"))
-      h->field_double(b, name, nlen, (double)json_integer_value(v));
-    else if (json_is_integer(v))
-      h->field_int(b, name, nlen, (int64_t)json_integer_value(v));
-    else if (json_is_real(v))
-      h->field_double(b, name, nlen, json_real_value(v));
-    else if (json_is_string(v))
-      h->field_string(b, name, nlen, json_string_value(v), json_string_length(v));
-    else if (json_is_boolean(v))
-      h->field_bool(b, name, nlen, json_is_true(v));
-    else {
-      char *text = json_dumps(v, JSON_COMPACT | JSON_ENCODE_ANY);
-      if (text) h->field_string(b, name, nlen, text, strlen(text));
-      free(text);
-    }
-  }
-  h->metric_add(c->m_rows, 1);
-}
-
 static void kq_on_line(void *ctx, const char *line, size_t len) {
   kq_conn *c = ctx;
   query_ksql *q = c->q;
   json_t *v = json_loadb(line, len, 0, NULL);
   if (json_is_array(v) && c->header_seen) {
-    kq_on_row(c, v);
+    kq_rows_add(&c->rows, v);
   } else if (json_is_object(v) && json_object_get(v, "columnNames")) {
     if (kq_on_header(c, v))
       q->host->log(q->stage, SD_LOG_WARN, "query %s: unusable header: %.*s", c->name, (int)len,
@@ -378,20 +300,21 @@ static void kq_on_line(void *ctx, const char *line, size_t len) {
 /* Emits the rows gathered so far; BUSY keeps them and pauses the transfer. */
 static void kq_flush(kq_conn *c) {
   query_ksql *q = c->q;
-  if (!c->batch) return;
-  if (q->host->batch_count(c->batch) == 0) return;
-  sd_result r = q->host->emit(q->stage, c->batch, NULL, NULL);
+  sd_batch *b = c->rows.batch;
+  if (!b) return;
+  if (q->host->batch_count(b) == 0) return;
+  sd_result r = q->host->emit(q->stage, b, NULL, NULL);
   if (r == SD_OK) {
-    c->batch = NULL;
+    c->rows.batch = NULL;
     c->held = 0;
   } else if (r == SD_BUSY) {
     c->held = 1;
   } else {
-    size_t n = q->host->batch_count(c->batch);
+    size_t n = q->host->batch_count(b);
     q->host->metric_add(q->m_dropped, (double)n);
     q->host->log(q->stage, SD_LOG_ERROR, "query %s: %zu rows refused downstream", c->name, n);
-    q->host->batch_free(c->batch);
-    c->batch = NULL;
+    q->host->batch_free(b);
+    c->rows.batch = NULL;
     c->held = 0;
   }
 }
@@ -634,7 +557,7 @@ static void kq_schedule(query_ksql *q, int64_t now) {
   }
   for (size_t i = 0; i < q->conn_count; i++) {
     kq_conn *c = &q->conns[i];
-    if (c->held && c->batch) {
+    if (c->held && c->rows.batch) {
       kq_flush(c);
       if (!c->held && c->running) curl_easy_pause(c->easy, CURLPAUSE_CONT);
     }
@@ -722,13 +645,21 @@ static sd_result kq_init(const sd_host_api *host, sd_stage *stage, void **state)
     snprintf(labels, sizeof labels, "query=\"%s\"", k->name);
     k->q = q;
     k->up = -1;
+    k->rows.host = host;
+    k->rows.stage = stage;
+    k->rows.query = k->name;
+    k->rows.key_col = k->rows.time_col = -1;
     k->lines.max_line = 8 << 20;
     json_t *body = json_pack("{s:s, s:{s:s}}", "sql", k->sql, "properties", "auto.offset.reset",
                              q->earliest ? "earliest" : "latest");
     k->body = json_dumps(body, JSON_COMPACT);
     json_decref(body);
     k->m_up = host->gauge(stage, "ksql_up", "1 while the push query streams", labels);
-    k->m_rows = host->counter(stage, "ksql_rows_total", "rows received from ksqlDB", labels);
+    k->rows.m_rows =
+        host->counter(stage, "ksql_rows_total", "rows received from ksqlDB", labels);
+    k->rows.m_failed =
+        host->counter(stage, "ksql_rows_failed_total",
+                      "rows dropped or cut short because the batch refused them", labels);
     k->m_reconnects =
         host->counter(stage, "ksql_reconnects_total", "push query restarts", labels);
   }
@@ -769,9 +700,9 @@ static void kq_stop(query_ksql *q) {
       curl_easy_cleanup(c->easy);
       c->easy = NULL;
     }
-    if (c->batch && q->host->batch_count(c->batch) > 0)
+    if (c->rows.batch && q->host->batch_count(c->rows.batch) > 0)
       q->host->log(q->stage, SD_LOG_WARN, "query %s: %zu rows not emitted at shutdown", c->name,
-                   q->host->batch_count(c->batch));
+                   q->host->batch_count(c->rows.batch));
   }
   if (q->ddl) {
     curl_multi_remove_handle(q->multi, q->ddl);
@@ -792,8 +723,8 @@ static void kq_destroy(void *state) {
   kq_stop(q);
   for (size_t i = 0; i < q->conn_count; i++) {
     kq_conn *c = &q->conns[i];
-    if (c->batch) q->host->batch_free(c->batch);
-    kq_schema_clear(c);
+    if (c->rows.batch) q->host->batch_free(c->rows.batch);
+    kq_rows_clear_header(&c->rows);
     kq_lines_free(&c->lines);
     free(c->body);
     free(c->error_line);

@@ -266,6 +266,13 @@ void ql_engine_stats(ql_engine *e, ql_stats *out) {
   pthread_mutex_unlock(&e->lock);
 }
 
+uint64_t ql_engine_agg_dropped(ql_engine *e) {
+  pthread_mutex_lock(&e->lock);
+  uint64_t n = e->agg_dropped_rows;
+  pthread_mutex_unlock(&e->lock);
+  return n;
+}
+
 /* ---- Query lifecycle ------------------------------------------------------------------------
  */
 static ql_query *find_query(ql_engine *e, const char *id) {

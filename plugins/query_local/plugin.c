@@ -4,6 +4,7 @@
 #include "../source_http/listen_addr.h"
 #include "api_server.h"
 #include "engine.h"
+#include "ql_internal.h" /* ql_engine_agg_dropped: not in engine.h's ql_stats */
 
 #include <pthread.h>
 #include <stdio.h>
@@ -82,7 +83,9 @@ struct ql_stage {
   api_server *api;
   sd_timer *timer;
   ql_stats last_stats;
+  uint64_t last_agg_dropped;
   sd_metric *m_records_in, *m_deser_errors, *m_emit_failed, *m_bad_records, *m_emit_waits;
+  sd_metric *m_agg_dropped;
 };
 
 /* ---- helpers shared by validate and init ------------------------------------------- */
@@ -274,6 +277,15 @@ static void update_stats(ql_stage *st) {
     st->host->metric_add(st->m_deser_errors, (double)(s.deserialization_errors -
                                                       st->last_stats.deserialization_errors));
   st->last_stats = s;
+  uint64_t dropped = ql_engine_agg_dropped(st->engine);
+  if (dropped > st->last_agg_dropped) {
+    st->host->metric_add(st->m_agg_dropped, (double)(dropped - st->last_agg_dropped));
+    st->host->log(st->stage, SD_LOG_ERROR,
+                  "aggregate rows dropped: out of memory for a new group (window or GROUP BY "
+                  "key): count=%llu",
+                  (unsigned long long)(dropped - st->last_agg_dropped));
+    st->last_agg_dropped = dropped;
+  }
 }
 
 static void ql_tick(void *state) {
@@ -318,6 +330,10 @@ static sd_result ql_init(const sd_host_api *host, sd_stage *stage, void **state)
                                    "pauses waiting for room downstream (backpressure)", NULL);
   st->m_bad_records = host->counter(stage, "query_unreadable_records_total",
                                     "input records the core could not hand over", NULL);
+  st->m_agg_dropped = host->counter(stage, "query_aggregate_rows_dropped_total",
+                                    "rows aggregate queries could not count: out of memory "
+                                    "for a new group (window or GROUP BY key)",
+                                    NULL);
 
   ql_limits limits;
   limits_from_config(host, stage, &limits);

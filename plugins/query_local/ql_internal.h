@@ -167,7 +167,8 @@ struct ql_query {
   uint64_t start_seq; /* retained rows before this are replayed (earliest) */
   int64_t emitted;
   uint64_t late_rows;
-  sd_value *out; /* projection buffer */
+  uint64_t dropped_rows; /* aggregate rows with no memory for their group */
+  sd_value *out;         /* projection buffer */
   ql_aggtable *aggs;
   int64_t emit_interval_ns, grace_ms;
   ql_query *next, *prev;         /* on the stream */
@@ -191,12 +192,16 @@ struct ql_engine {
   uint64_t command_seq;
   uint64_t rng;
   uint64_t records_in, rows_out, deser_errors, queries_started, late_rows;
-  ql_arena scratch; /* evaluation strings; every evaluation runs under lock */
+  uint64_t agg_dropped_rows; /* rows aggregates could not count: no memory for a group */
+  ql_arena scratch;          /* evaluation strings; every evaluation runs under lock */
   void (*notify)(void *ctx);
   void *notify_ctx;
 };
 
 ql_stream *ql_engine_find_stream(ql_engine *e, const char *name);
+/* Rows every aggregate query dropped for want of memory for a new group, since the start
+ * (takes the lock). Beside ql_engine_stats, whose struct is engine.h's. */
+uint64_t ql_engine_agg_dropped(ql_engine *e);
 ql_query *ql_query_find_locked(ql_engine *e, const char *id); /* case-insensitive */
 void ql_query_detach(ql_query *q);                            /* from its stream; lock held */
 /* Statement execution for /ksql (ddl.c), under the engine lock. */

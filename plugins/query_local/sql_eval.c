@@ -303,11 +303,10 @@ static int cmp_op(ql_op op, const sd_value *a, const sd_value *b) {
   }
 }
 
-/* strtod/strtoll need a terminated copy of the string value (cut to the buffer). */
-static void text_to_cstr(const sd_value *v, char *buf, size_t size) {
-  size_t n = v->as.s.len < size - 1 ? v->as.s.len : size - 1;
-  memcpy(buf, v->as.s.ptr, n);
-  buf[n] = 0;
+/* strtod/strtoll need a terminated copy of the string value: made in the scratch arena, so
+ * text of any length is read whole. NULL only when memory ran out. */
+static const char *text_to_cstr(const sd_value *v, ql_eval_ctx *c) {
+  return ql_arena_strndup(c->scratch, v->as.s.ptr, (size_t)v->as.s.len);
 }
 
 static void cast_value(const ql_expr *e, const sd_value *v, ql_eval_ctx *c, sd_value *out) {
@@ -334,11 +333,10 @@ static void cast_value(const ql_expr *e, const sd_value *v, ql_eval_ctx *c, sd_v
     return;
   case QL_T_DOUBLE:
     if (v->type == SD_STRING) {
-      char buf[64];
-      text_to_cstr(v, buf, sizeof buf);
-      char *end;
-      double d = strtod(buf, &end);
-      if (end == buf || *end)
+      const char *text = text_to_cstr(v, c);
+      char *end = NULL;
+      double d = text ? strtod(text, &end) : 0;
+      if (!text || end == text || end != text + v->as.s.len) /* all of it a number */
         *out = null_value;
       else
         set_double(out, d);
@@ -349,12 +347,11 @@ static void cast_value(const ql_expr *e, const sd_value *v, ql_eval_ctx *c, sd_v
   default: { /* INTEGER, BIGINT, TIMESTAMP */
     int64_t r;
     if (v->type == SD_STRING) {
-      char buf[64];
-      text_to_cstr(v, buf, sizeof buf);
-      char *end;
+      const char *text = text_to_cstr(v, c);
+      char *end = NULL;
       errno = 0;
-      long long ll = strtoll(buf, &end, 10);
-      if (end == buf || *end || errno) {
+      long long ll = text ? strtoll(text, &end, 10) : 0;
+      if (!text || end == text || end != text + v->as.s.len || errno) {
         *out = null_value;
         return;
       }

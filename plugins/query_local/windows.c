@@ -331,6 +331,13 @@ static void group_changed(ql_query *q, ql_group *g) {
   t->dirty_tail = g;
 }
 
+/* A row that found no memory for its group (or one of its windows' groups): it cannot be
+ * counted in that aggregate, so it is counted as dropped instead (the stage reports it). */
+static void row_dropped(ql_query *q) {
+  q->dropped_rows++;
+  q->engine->agg_dropped_rows++;
+}
+
 void ql_agg_row(ql_query *q, ql_eval_ctx *c) {
   ql_aggtable *t = q->aggs;
   const ql_plan *pl = t->plan;
@@ -344,7 +351,10 @@ void ql_agg_row(ql_query *q, ql_eval_ctx *c) {
   }
   if (pl->window.kind == QL_W_NONE) {
     ql_group *g = group_get(t, 0, 0, 0);
-    if (!g) return;
+    if (!g) {
+      row_dropped(q);
+      return;
+    }
     update(t, g);
     g->rowtime_ms = ts;
     group_changed(q, g);
@@ -359,6 +369,7 @@ void ql_agg_row(ql_query *q, ql_eval_ctx *c) {
   int64_t last = floor_div(ts, adv) * adv;
   int64_t first = last;
   while (first - adv > ts - size) first -= adv;
+  int dropped = 0;
   for (int64_t ws = first; ws <= last && !q->ended; ws += adv) {
     int64_t we = ws + size;
     if (we + q->grace_ms <= t->stream_time) { /* the window closed: a late row */
@@ -367,9 +378,13 @@ void ql_agg_row(ql_query *q, ql_eval_ctx *c) {
       continue;
     }
     ql_group *g = group_get(t, ws, we, q->grace_ms);
-    if (!g) continue;
+    if (!g) {
+      dropped = 1;
+      continue;
+    }
     update(t, g);
     if (ts > g->rowtime_ms) g->rowtime_ms = ts;
     group_changed(q, g);
   }
+  if (dropped) row_dropped(q);
 }

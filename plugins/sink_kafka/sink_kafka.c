@@ -15,6 +15,14 @@
 
 typedef struct sink_kafka sink_kafka;
 
+/* Failed records of a batch by librdkafka error, reported in one warning per kind once the
+ * batch is settled: an outage fails thousands of records for the same reason. */
+enum { SK_FAIL_KINDS = 4 };
+typedef struct sk_fail_kind {
+  rd_kafka_resp_err_t err;
+  size_t count;
+} sk_fail_kind;
+
 /* One batch in flight: settled counts down from the record count, so a delivery report
  * can never finish a batch whose tail is still waiting for queue room. */
 typedef struct sk_tracker {
@@ -26,7 +34,9 @@ typedef struct sk_tracker {
   atomic_size_t unsettled;
   atomic_int failed_permanent;
   atomic_int failed_transient;
-  struct sk_tracker *next_waiting; /* stage thread only */
+  sk_fail_kind fails[SK_FAIL_KINDS]; /* guarded by sk->fail_lock */
+  size_t fails_other;                /* failures of further kinds */
+  struct sk_tracker *next_waiting;   /* stage thread only */
 } sk_tracker;
 
 struct sink_kafka {
@@ -45,6 +55,7 @@ struct sink_kafka {
   atomic_int stop;
   atomic_llong in_flight;
   atomic_llong failed_count; /* records that ended undelivered, for drain's report */
+  pthread_mutex_t fail_lock; /* trackers' failure tallies: stage and poll threads */
   kc_reach reach;
   int64_t last_txretries; /* poll thread only */
   sd_metric *m_produced, *m_delivered, *m_failed, *m_retried, *m_queue_full, *m_in_flight,
@@ -101,6 +112,36 @@ static int sk_permanent(rd_kafka_resp_err_t err) {
   }
 }
 
+static void sk_tally_failure(sk_tracker *t, size_t n, rd_kafka_resp_err_t err) {
+  sink_kafka *sk = t->sk;
+  pthread_mutex_lock(&sk->fail_lock);
+  size_t i = 0;
+  while (i < SK_FAIL_KINDS && t->fails[i].count && t->fails[i].err != err) i++;
+  if (i < SK_FAIL_KINDS) {
+    t->fails[i].err = err;
+    t->fails[i].count += n;
+  } else {
+    t->fails_other += n;
+  }
+  pthread_mutex_unlock(&sk->fail_lock);
+}
+
+/* One warning per kind of failure of a settled batch, e.g. "1500 readings failed: Local:
+ * Message timed out"; the core rate-limits them when every batch of an outage fails. */
+static void sk_log_failures(sk_tracker *t) {
+  sink_kafka *sk = t->sk;
+  pthread_mutex_lock(&sk->fail_lock);
+  for (size_t i = 0; i < SK_FAIL_KINDS && t->fails[i].count; i++)
+    sk->host->log(sk->stage, SD_LOG_WARN,
+                  "%zu readings failed: %s (topic %s, batch of %zu readings)",
+                  t->fails[i].count, rd_kafka_err2str(t->fails[i].err), sk->topic, t->count);
+  if (t->fails_other)
+    sk->host->log(sk->stage, SD_LOG_WARN,
+                  "%zu readings failed for other reasons (topic %s, batch of %zu readings)",
+                  t->fails_other, sk->topic, t->count);
+  pthread_mutex_unlock(&sk->fail_lock);
+}
+
 /* Settles n records of t (any thread); the last one completes the batch and frees t. */
 static void sk_settle(sk_tracker *t, size_t n, rd_kafka_resp_err_t err) {
   if (err) {
@@ -108,8 +149,11 @@ static void sk_settle(sk_tracker *t, size_t n, rd_kafka_resp_err_t err) {
       atomic_store(&t->failed_permanent, 1);
     else
       atomic_store(&t->failed_transient, 1);
+    sk_tally_failure(t, n, err);
   }
   if (atomic_fetch_sub(&t->unsettled, n) != n) return;
+  if (atomic_load(&t->failed_permanent) || atomic_load(&t->failed_transient))
+    sk_log_failures(t);
   sd_status status = atomic_load(&t->failed_permanent)   ? SD_STATUS_FAIL
                      : atomic_load(&t->failed_transient) ? SD_STATUS_RETRY
                                                          : SD_STATUS_OK;
@@ -126,8 +170,6 @@ static void sk_on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *op
   if (m->err) {
     atomic_fetch_add(&sk->failed_count, 1);
     sk->host->metric_add(sk->m_failed, 1);
-    sk->host->log(sk->stage, SD_LOG_WARN, "delivery failed: %s (topic %s partition %d)",
-                  rd_kafka_err2str(m->err), sk->topic, (int)m->partition);
   } else {
     sk->host->metric_add(sk->m_delivered, 1);
     sk->host->metric_observe(sk->m_latency, (double)rd_kafka_message_latency(m) / 1e6);
@@ -216,7 +258,6 @@ static int sk_produce_records(sink_kafka *sk, sk_tracker *t) {
     if (err) {
       atomic_fetch_add(&sk->failed_count, 1);
       h->metric_add(sk->m_failed, 1);
-      h->log(sk->stage, SD_LOG_WARN, "record %zu not produced: %s", i, rd_kafka_err2str(err));
       sk_settle(t, 1, err);
     } else {
       h->metric_add(sk->m_produced, 1);
@@ -294,10 +335,12 @@ static sd_result sk_init(const sd_host_api *host, sd_stage *stage, void **state)
   if (!sk) return SD_ERR;
   sk->host = host;
   sk->stage = stage;
+  pthread_mutex_init(&sk->fail_lock, NULL);
   sk->topic = host->config_string(stage, "topic");
   sk->retry_interval_ns = host->config_duration(stage, "retry_interval");
   sk->conf = kc_build(host, stage, sk_defaults);
   if (!sk->conf) {
+    pthread_mutex_destroy(&sk->fail_lock);
     free(sk);
     return SD_ERR;
   }
@@ -423,6 +466,7 @@ static void sk_destroy(void *state) {
   if (sk->rk) rd_kafka_destroy(sk->rk);
   if (sk->conf) rd_kafka_conf_destroy(sk->conf);
   kj_buf_free(&sk->buf);
+  pthread_mutex_destroy(&sk->fail_lock);
   free(sk);
 }
 

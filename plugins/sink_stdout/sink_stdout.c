@@ -1,11 +1,13 @@
 /* sink_stdout: one NDJSON line per record,
  *   {"timestamp_ns":N,"key":"k"|null,"schema":"name"|null,"fields":{...}}
- * fields in record order, int64 exact, doubles with 17 significant digits (round-trip),
- * flushed after every batch so readers see whole batches. */
+ * fields in record order, int64 exact, each double as the shortest text that reads back as
+ * the same double; flushed after every batch so readers see whole batches. */
 #include <sensord/plugin.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -53,35 +55,79 @@ static json_t *string_value(const char *s, size_t len) {
   return v ? v : json_null();
 }
 
-static json_t *field_value(const sd_value *v) {
+/* Writes s as a JSON string (jansson does the escaping). 0, or -1 on a write error. */
+static int write_string(FILE *f, const char *s, size_t len) {
+  json_t *v = string_value(s, len);
+  int rc = json_dumpf(v, f, JSON_ENCODE_ANY);
+  json_decref(v);
+  return rc;
+}
+
+/* The shortest "%.*g" text of a finite d that strtod reads back as d, styled like
+ * jansson's reals: plain notation for exponents -4..15 (100.0, 0.0001, not 1e2), else an
+ * exponent without '+' or leading zeros (1e20, 1.5e-7); always a '.' or an 'e', so that
+ * the value reads back as a double, not an integer. */
+static void format_double(double d, char *buf, size_t size) {
+  int digits = 17;
+  for (int p = 1; p < 17; p++) {
+    snprintf(buf, size, "%.*g", p, d);
+    if (strtod(buf, NULL) == d) {
+      digits = p;
+      break;
+    }
+  }
+  snprintf(buf, size, "%.*e", digits - 1, d); /* %g picks its notation by this exponent */
+  int exp10 = atoi(strchr(buf, 'e') + 1);
+  if (exp10 >= -4 && exp10 < 16 && digits <= exp10) digits = exp10 + 1; /* 100, not 1e+02 */
+  snprintf(buf, size, "%.*g", digits, d);
+  char *e = strchr(buf, 'e');
+  if (!e) {
+    if (!strchr(buf, '.')) strcat(buf, ".0");
+    return;
+  }
+  char *from = e + 1, *to = e + 1;
+  if (*from == '+')
+    from++;
+  else if (*from == '-')
+    *to++ = *from++;
+  while (*from == '0' && from[1]) from++;
+  memmove(to, from, strlen(from) + 1);
+}
+
+static int write_value(FILE *f, const sd_value *v) {
+  char buf[40];
   switch (v->type) {
   case SD_BOOL:
-    return json_boolean(v->as.i);
+    return fputs(v->as.i ? "true" : "false", f) < 0 ? -1 : 0;
   case SD_INT:
-    return json_integer((json_int_t)v->as.i);
+    return fprintf(f, "%" PRId64, v->as.i) < 0 ? -1 : 0;
   case SD_DOUBLE:
-    return json_real(v->as.d); /* NaN and infinities become null */
+    if (!isfinite(v->as.d)) return fputs("null", f) < 0 ? -1 : 0; /* JSON has no NaN */
+    format_double(v->as.d, buf, sizeof buf);
+    return fputs(buf, f) < 0 ? -1 : 0;
   case SD_STRING:
-    return string_value(v->as.s.ptr, (size_t)v->as.s.len);
+    return write_string(f, v->as.s.ptr, (size_t)v->as.s.len);
   default:
-    return json_null();
+    return fputs("null", f) < 0 ? -1 : 0;
   }
 }
 
-static json_t *record_json(const sd_record_view *r, const char *schema) {
-  json_t *fields = json_object();
+/* One record as one line. 0, or -1 on a write error. */
+static int write_record(FILE *f, const sd_record_view *r, const char *schema) {
+  int rc = fprintf(f, "{\"timestamp_ns\":%" PRId64 ",\"key\":", r->timestamp_ns) < 0;
+  rc |= r->key ? write_string(f, r->key, (size_t)r->key_len) : fputs("null", f) < 0;
+  rc |= fputs(",\"schema\":", f) < 0;
+  rc |= schema ? write_string(f, schema, strlen(schema)) : fputs("null", f) < 0;
+  rc |= fputs(",\"fields\":{", f) < 0;
   for (uint64_t i = 0; i < r->field_count; i++) {
-    const sd_field *f = &r->fields[i];
-    json_t *v = field_value(&f->value);
-    json_object_setn_new(fields, f->name, (size_t)f->name_len, v ? v : json_null());
+    const sd_field *fd = &r->fields[i];
+    if (i) rc |= fputc(',', f) == EOF;
+    rc |= write_string(f, fd->name, (size_t)fd->name_len) != 0;
+    rc |= fputc(':', f) == EOF;
+    rc |= write_value(f, &fd->value) != 0;
   }
-  json_t *o = json_object();
-  json_object_set_new(o, "timestamp_ns", json_integer((json_int_t)r->timestamp_ns));
-  json_object_set_new(o, "key",
-                      r->key ? string_value(r->key, (size_t)r->key_len) : json_null());
-  json_object_set_new(o, "schema", schema ? json_string(schema) : json_null());
-  json_object_set_new(o, "fields", fields);
-  return o;
+  rc |= fputs("}}\n", f) < 0;
+  return rc ? -1 : 0;
 }
 
 static sd_result stdout_init(const sd_host_api *host, sd_stage *stage, void **state) {
@@ -121,11 +167,7 @@ static sd_result stdout_process(void *state, sd_delivery *d) {
   for (size_t i = 0; i < n && !failed; i++) {
     sd_record_view r;
     if (h->batch_record(b, i, &r) != SD_OK) continue;
-    json_t *j = record_json(&r, schema ? sv.name : NULL);
-    if (json_dumpf(j, o->file, JSON_COMPACT | JSON_REAL_PRECISION(17)) != 0 ||
-        fputc('\n', o->file) == EOF)
-      failed = 1;
-    json_decref(j);
+    if (write_record(o->file, &r, schema ? sv.name : NULL)) failed = 1;
   }
   if (fflush(o->file) != 0) failed = 1;
   if (failed) {

@@ -83,24 +83,39 @@ static void hs_common_headers(hs_request *r, struct MHD_Response *resp) {
   }
 }
 
-/* Queues an answer whose body (malloc'd or NULL) is taken over. */
-static enum MHD_Result hs_send(hs_request *r, int status, char *body, size_t len,
-                               const char *content_type, const char *h1, const char *v1) {
-  struct MHD_Response *resp = MHD_create_response_from_buffer(
-      len, body ? body : (void *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
-  if (!resp) {
-    free(body);
-    return MHD_NO;
-  }
+/* Queues resp (NULL: memory ran out) and counts its status. An answer that could not be
+ * queued leaves the connection to be closed: counted as "closed" when it completes. */
+static enum MHD_Result hs_respond(hs_request *r, int status, struct MHD_Response *resp,
+                                  const char *content_type, const char *h1, const char *v1) {
+  r->phase = PH_DONE;
+  if (!resp) return MHD_NO;
   if (content_type) MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
   if (h1) MHD_add_response_header(resp, h1, v1);
   hs_common_headers(r, resp);
   enum MHD_Result rc = MHD_queue_response(r->conn, (unsigned)status, resp);
   MHD_destroy_response(resp);
-  r->phase = PH_DONE;
-  r->answered_status = status;
-  hs_count_status(r->s, status);
+  if (rc == MHD_YES) {
+    r->answered_status = status;
+    hs_count_status(r->s, status);
+  }
   return rc;
+}
+
+/* Queues an answer whose body (malloc'd or NULL) is taken over. */
+static enum MHD_Result hs_send(hs_request *r, int status, char *body, size_t len,
+                               const char *content_type, const char *h1, const char *v1) {
+  struct MHD_Response *resp = MHD_create_response_from_buffer(
+      len, body ? body : (void *)"", body ? MHD_RESPMEM_MUST_FREE : MHD_RESPMEM_PERSISTENT);
+  if (!resp) free(body);
+  return hs_respond(r, status, resp, content_type, h1, v1);
+}
+
+/* Queues an answer with a constant body. */
+static enum MHD_Result hs_send_const(hs_request *r, int status, const char *body,
+                                     const char *content_type, const char *h1, const char *v1) {
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer(strlen(body), (void *)body, MHD_RESPMEM_PERSISTENT);
+  return hs_respond(r, status, resp, content_type, h1, v1);
 }
 
 /* The client's numeric address, or "?" when libmicrohttpd cannot tell. */
@@ -127,6 +142,11 @@ static void hs_log_rejection(hs_request *r, int status, const char *error, const
                r->path ? r->path : "?", status, error, detail);
 }
 
+/* Error bodies for when memory to write the real one ran out: the status is still sent. */
+static const char hs_no_memory_json[] =
+    "{\"error\":\"out_of_memory\",\"detail\":\"no memory to describe the error\"}";
+static const char hs_no_memory_text[] = "sensord: no memory to describe the error\n";
+
 /* An error answer: JSON {"error","detail"} with its status, or (error_format =
  * sensorlogger) 499 with a line of text the app shows to the user. */
 static enum MHD_Result hs_error(hs_request *r, int status, const char *error,
@@ -149,13 +169,14 @@ static enum MHD_Result hs_error(hs_request *r, int status, const char *error,
   if (s->sensorlogger_errors) {
     char *text = NULL;
     int n = asprintf(&text, "sensord: %s (%d %s)\n", detail, status, error);
-    if (n < 0) return MHD_NO;
+    if (n < 0)
+      return hs_send_const(r, 499, hs_no_memory_text, "text/plain; charset=utf-8", h1, v1);
     return hs_send(r, 499, text, (size_t)n, "text/plain; charset=utf-8", h1, v1);
   }
   json_t *o = json_pack("{s:s,s:s}", "error", error, "detail", detail);
   char *text = o ? json_dumps(o, JSON_COMPACT) : NULL;
   json_decref(o);
-  if (!text) return MHD_NO;
+  if (!text) return hs_send_const(r, status, hs_no_memory_json, "application/json", h1, v1);
   return hs_send(r, status, text, strlen(text), "application/json", h1, v1);
 }
 
@@ -290,8 +311,10 @@ static enum MHD_Result hs_preflight(hs_request *r) {
   enum MHD_Result rc = MHD_queue_response(r->conn, MHD_HTTP_NO_CONTENT, resp);
   MHD_destroy_response(resp);
   r->phase = PH_DONE;
-  r->answered_status = 204;
-  hs_count_status(r->s, 204);
+  if (rc == MHD_YES) {
+    r->answered_status = 204;
+    hs_count_status(r->s, 204);
+  }
   return rc;
 }
 
@@ -538,7 +561,7 @@ static enum MHD_Result hs_handle(void *cls, struct MHD_Connection *conn, const c
   (void)version;
   if (!r) {
     r = calloc(1, sizeof *r);
-    if (!r) return MHD_NO;
+    if (!r) return MHD_NO; /* closed without an answer: counted in hs_completed */
     r->s = s;
     r->conn = conn;
     r->start_ns = s->host->now_mono_ns();
@@ -571,7 +594,10 @@ static void hs_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   hs_request *r = *con_cls;
   (void)conn;
   (void)toe;
-  if (!r) return;
+  if (!r) { /* no memory for the request's state: closed without an answer */
+    hs_count_status(s, 0);
+    return;
+  }
   *con_cls = NULL;
   if (!r->answered_status) hs_count_status(s, 0);
   s->host->metric_observe(s->duration, (double)(s->host->now_mono_ns() - r->start_ns) / 1e9);

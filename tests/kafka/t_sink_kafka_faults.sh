@@ -82,7 +82,8 @@ mb_cmd "err produce 1 10"  # MESSAGE_TOO_LARGE: permanent
 code=$(post "$T_DIR/fault2.json")
 [ "$code" != 200 ] || fail "a batch with a permanently failed message was acknowledged"
 assert_eq 200 "$(post "$T_DIR/fault3.json")" "the next batch after a permanent failure"
-grep -q "delivery failed" "$T_DIR/sensord.log" || fail "permanent failure not logged"
+grep -q "readings failed: Broker: Message size too large" "$T_DIR/sensord.log" ||
+  fail "permanent failure not logged"
 sd_stop "$SD"
 
 # QUEUE_FULL: the rest of the batch waits for room, nothing is dropped.

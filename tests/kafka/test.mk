@@ -14,3 +14,8 @@ $(BUILD)/tests/test_kafka_json: | $(BUILD)/tests-tools/mock_broker
 UNIT_TESTS += test_ksql_text
 test_ksql_text_SRCS := tests/kafka/test_ksql_text.c plugins/query_ksql/ksql_text.c
 test_ksql_text_LIBS :=
+
+UNIT_TESTS += test_ksql_rows
+test_ksql_rows_SRCS := tests/kafka/test_ksql_rows.c plugins/query_ksql/ksql_rows.c \
+  plugins/source_kafka/kafka_record.c
+test_ksql_rows_LIBS := -ljansson

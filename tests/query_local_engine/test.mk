@@ -9,3 +9,9 @@ UNIT_TESTS += test_query_local_engine
 test_query_local_engine_SRCS := tests/query_local_engine/test_engine.c \
   tests/query_local_engine/test_support.c $(QL_ENGINE_SRCS)
 test_query_local_engine_LIBS := -ljansson -lm -lpthread
+
+# The same engine with calloc wrapped, to run aggregates out of memory on demand.
+UNIT_TESTS += test_query_local_agg_oom
+test_query_local_agg_oom_SRCS := tests/query_local_engine/test_agg_oom.c \
+  tests/query_local_engine/test_support.c $(QL_ENGINE_SRCS)
+test_query_local_agg_oom_LIBS := -ljansson -lm -lpthread -Wl,--wrap=calloc

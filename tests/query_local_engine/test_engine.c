@@ -533,6 +533,38 @@ START_TEST(eval_strings_and_functions) {
 }
 END_TEST
 
+/* Text of any length: CAST to and from STRING never cuts a value (300 characters here). */
+START_TEST(eval_long_strings) {
+  ql_engine *e = typed_engine();
+  char text[301], expr[400], want[400];
+  for (int k = 0; k < 300; k++) text[k] = (char)('a' + k % 26);
+  text[300] = 0;
+  snprintf(expr, sizeof expr, "CAST('%s' AS STRING)", text);
+  snprintf(want, sizeof want, "\"%s\"", text);
+  EVAL(expr, want);
+  snprintf(expr, sizeof expr, "LEN(CAST(CONCAT('%s', s) AS STRING))", text);
+  EVAL(expr, "305");
+  memset(text, '0', 300); /* 000…0012: leading zeros past any fixed buffer */
+  memcpy(text + 298, "12", 2);
+  snprintf(expr, sizeof expr, "CAST('%s' AS BIGINT)", text);
+  EVAL(expr, "12");
+  snprintf(expr, sizeof expr, "CAST('%s' AS DOUBLE)", text);
+  EVAL(expr, "12.0");
+  text[0] = '1'; /* 1 and 299 more digits */
+  snprintf(expr, sizeof expr, "CAST('%s' AS DOUBLE)", text);
+  EVAL(expr, "1.0E299");
+  memset(text, '1', 300); /* digits, then something that is no number far to the right */
+  text[250] = 'x';
+  snprintf(expr, sizeof expr, "CAST('%s' AS DOUBLE)", text);
+  EVAL(expr, "null");
+  memset(text, '0', 300);
+  text[250] = 'x';
+  snprintf(expr, sizeof expr, "CAST('%s' AS INT)", text);
+  EVAL(expr, "null");
+  ql_engine_free(e);
+}
+END_TEST
+
 /* ---- /ksql statements ------------------------------------------------------------------ */
 START_TEST(ddl_entities) {
   ql_engine *e = new_engine(0);
@@ -1235,6 +1267,7 @@ static Suite *suite(void) {
   tcase_add_test(tc, eval_null_semantics);
   tcase_add_test(tc, eval_numbers);
   tcase_add_test(tc, eval_strings_and_functions);
+  tcase_add_test(tc, eval_long_strings);
   tcase_add_test(tc, ddl_entities);
   tcase_add_test(tc, push_query_limit_40003);
   tcase_add_test(tc, deserialization);

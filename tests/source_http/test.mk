@@ -15,3 +15,9 @@ test_source_http_rules_SRCS := tests/source_http/test_rules.c plugins/source_htt
   plugins/source_http/headers.c plugins/source_http/lan_url.c \
   plugins/source_http/listen_addr.c
 test_source_http_rules_LIBS :=
+
+# The server itself on loopback, with a small host table, out of memory on demand.
+UNIT_TESTS += test_source_http_server
+test_source_http_server_SRCS := tests/source_http/test_server_errors.c $(source_http_SRCS)
+test_source_http_server_LIBS := -lmicrohttpd -ljansson -lsimdjson -lz -lstdc++ \
+  -Wl,--wrap=json_dumps,--wrap=asprintf,--wrap=calloc
