@@ -136,6 +136,28 @@ static sd_result emit_refused(sd_stage *st, const char *why) {
   return SD_ERR;
 }
 
+/* A stage that allows it (SD_PLUGIN_PROCESS_ON_CALLER) runs a batch on the emitting
+ * thread when its own thread sleeps with nothing queued: the batch would be next anyway,
+ * and waking a thread per batch costs two context switches on the ingest path. Its
+ * callbacks stay serialized: the stage thread waits while such a run is on. */
+static int can_run_on_caller_locked(const sd_stage *c) {
+  return (c->desc->flags & SD_PLUGIN_PROCESS_ON_CALLER) && c->thread_idle && !c->caller_running &&
+         c->q_batches == 0 && c->start_done && !c->cmd_drain && !c->cmd_exit &&
+         atomic_load(&c->run_state) == STAGE_RUNNING;
+}
+
+static void in_flight_add_locked(sd_stage *st, sd_delivery *d);
+
+static void run_on_caller(sd_delivery *d) {
+  sd_stage *c = d->stage;
+  flow_process(c, d);
+  flow_reclaim(c); /* what the stage thread does after each process() */
+  pthread_mutex_lock(&c->mu);
+  c->caller_running = 0;
+  if (c->waits_for_caller) pthread_cond_signal(&c->wake);
+  pthread_mutex_unlock(&c->mu);
+}
+
 sd_result flow_emit(sd_stage *st, sd_batch *b, sd_ack_fn ack, void *ctx) {
   if (!st || !b) return SD_ERR;
   if (atomic_load(&b->emitted)) {
@@ -188,7 +210,8 @@ sd_result flow_emit(sd_stage *st, sd_batch *b, sd_ack_fn ack, void *ctx) {
    * emitter still holds its mutex would only block again on it (two more context switches
    * on the POST -> row path). */
   sd_stage *to_wake[st->output_count ? st->output_count : 1];
-  size_t nwake = 0;
+  sd_delivery *run_here[st->output_count ? st->output_count : 1];
+  size_t nwake = 0, nrun = 0;
   for (size_t i = 0; i < st->output_count; i++) {
     sd_stage *c = st->outputs[i];
     if (c->on_full == ON_FULL_DROP && queue_full(c, records, bytes)) {
@@ -202,6 +225,12 @@ sd_result flow_emit(sd_stage *st, sd_batch *b, sd_ack_fn ack, void *ctx) {
     atomic_init(&d->pending, 2);
     atomic_init(&d->worst, SD_STATUS_OK);
     atomic_fetch_add(&b->pending, 1);
+    if (can_run_on_caller_locked(c)) {
+      c->caller_running = 1;
+      in_flight_add_locked(c, d);
+      run_here[nrun++] = d;
+      continue;
+    }
     d->prev = c->q_tail;
     if (c->q_tail)
       c->q_tail->next = d;
@@ -216,6 +245,7 @@ sd_result flow_emit(sd_stage *st, sd_batch *b, sd_ack_fn ack, void *ctx) {
   }
   unlock_outputs(st);
   for (size_t i = 0; i < nwake; i++) pthread_cond_signal(&to_wake[i]->wake);
+  for (size_t i = 0; i < nrun; i++) run_on_caller(run_here[i]);
   metrics_add(st->m.records_out, (double)records);
   metrics_add(st->m.bytes_out, (double)bytes);
   metrics_add(st->m.batches_out, 1);
@@ -224,6 +254,18 @@ sd_result flow_emit(sd_stage *st, sd_batch *b, sd_ack_fn ack, void *ctx) {
             "downstream queue full (on_full=drop): %zu records dropped", records);
   batch_release(b, dropped ? SD_STATUS_DROPPED : SD_STATUS_OK);
   return SD_OK;
+}
+
+/* Moves d (not queued) to the in-flight list. */
+static void in_flight_add_locked(sd_stage *st, sd_delivery *d) {
+  d->prev = NULL;
+  d->next = st->fl_head;
+  if (st->fl_head) st->fl_head->prev = d;
+  st->fl_head = d;
+  st->in_flight++;
+  st->fl_records += d->batch->record_count;
+  st->fl_bytes += d->batch->bytes;
+  update_queue_gauges(st);
 }
 
 sd_delivery *flow_dequeue_locked(sd_stage *st, sd_stage ***resume, size_t *resume_count) {
@@ -239,14 +281,7 @@ sd_delivery *flow_dequeue_locked(sd_stage *st, sd_stage ***resume, size_t *resum
   st->q_records -= records;
   st->q_bytes -= bytes;
   st->q_batches--;
-  d->prev = NULL;
-  d->next = st->fl_head;
-  if (st->fl_head) st->fl_head->prev = d;
-  st->fl_head = d;
-  st->in_flight++;
-  st->fl_records += records;
-  st->fl_bytes += bytes;
-  update_queue_gauges(st);
+  in_flight_add_locked(st, d);
   check_resume_locked(st, resume, resume_count);
   return d;
 }
@@ -301,9 +336,10 @@ void flow_process(sd_stage *st, sd_delivery *d) {
   metrics_add(st->m.batches_in, 1);
   d->processed = 1;
   d->process_ns = util_now_mono_ns();
+  sd_delivery *outer = flow_current_delivery; /* an emitter's own, when run on its thread */
   flow_current_delivery = d;
   sd_result r = st->desc->process(st->state, d);
-  flow_current_delivery = NULL;
+  flow_current_delivery = outer;
   if (r != SD_OK) {
     metrics_add(st->m.errors_process, 1);
     if (!atomic_load(&d->completed)) flow_complete(d, SD_STATUS_FAIL);

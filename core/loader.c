@@ -68,7 +68,7 @@ const char *loader_kind_name(uint32_t kind) {
 
 /* Minimum descriptor size for each published minor of this major. */
 static size_t descriptor_size_for_minor(unsigned minor) {
-  (void)minor; /* ABI 1.0 is the only minor so far: everything up to reserved[] */
+  (void)minor; /* 1.1 only gave meaning to a bit of flags: the layout is still 1.0's */
   return sizeof(sd_plugin_descriptor);
 }
 
@@ -164,6 +164,14 @@ static int check_contents(const char *name, const sd_plugin_descriptor *d, sd_er
   if (d->kind != SD_KIND_SOURCE && !d->process) {
     sd_errors_add(errs, "plugin \"%s\": a %s plugin must provide process(): fix the plugin",
                   name, kind);
+    return -1;
+  }
+  if (d->flags & ~SD_PLUGIN_KNOWN_FLAGS) {
+    sd_errors_add(errs,
+                  "plugin \"%s\": unknown descriptor flags 0x%X (ABI %d.%d knows 0x%X): fix "
+                  "the plugin",
+                  name, d->flags & ~SD_PLUGIN_KNOWN_FLAGS, SD_ABI_MAJOR, SD_ABI_MINOR,
+                  SD_PLUGIN_KNOWN_FLAGS);
     return -1;
   }
   if (d->config_keys) {

@@ -212,6 +212,16 @@ static void *stage_main(void *arg) {
 
   pthread_mutex_lock(&st->mu);
   for (;;) {
+    if (st->caller_running) {
+      /* Nothing of the plugin's may run beside process() on an emitter's thread; waiting
+       * with thread_idle cleared also stops new runs there, so timers and queued batches
+       * cannot be starved by a stream of them. */
+      st->thread_idle = 0;
+      st->waits_for_caller = 1;
+      pthread_cond_wait(&st->wake, &st->mu);
+      st->waits_for_caller = 0;
+      continue;
+    }
     if (st->reclaim) {
       pthread_mutex_unlock(&st->mu);
       flow_reclaim(st);
@@ -263,7 +273,9 @@ static void *stage_main(void *arg) {
       continue;
     }
     int64_t next_due = 0;
-    if (run_due_timer(st, util_now_mono_ns(), &next_due)) continue;
+    /* One timer, then one batch: a timer whose callback outlasts its interval is due again
+     * at once, and must not keep the queue waiting forever. */
+    int ran_timer = run_due_timer(st, util_now_mono_ns(), &next_due);
     sd_stage **resume = NULL;
     size_t resume_count = 0;
     sd_delivery *d = flow_dequeue_locked(st, &resume, &resume_count);
@@ -274,6 +286,8 @@ static void *stage_main(void *arg) {
       pthread_mutex_lock(&st->mu);
       continue;
     }
+    if (ran_timer) continue;
+    st->thread_idle = !st->cmd_drain;
     if (next_due) {
       struct timespec ts;
       abs_time(next_due, &ts);
@@ -281,6 +295,7 @@ static void *stage_main(void *arg) {
     } else {
       pthread_cond_wait(&st->wake, &st->mu);
     }
+    st->thread_idle = 0;
   }
   pthread_mutex_unlock(&st->mu);
   flow_reclaim(st);

@@ -120,6 +120,11 @@ struct sd_stage {
   int wakeup_pending;
   int pause_wanted, pause_applied;
   int rejected; /* a producer got SD_BUSY from this queue: resume it below half */
+  /* Run-on-caller (SD_PLUGIN_PROCESS_ON_CALLER): an emitter runs process() itself while
+   * the stage thread sleeps with nothing queued, instead of waking it (flow.c). */
+  int thread_idle;     /* the stage thread waits for work with none queued */
+  int caller_running;  /* an emitting thread is inside this stage's process() */
+  int waits_for_caller; /* the stage thread woke and waits for that run to end */
   int cmd_start, start_done, cmd_drain, drain_done, cmd_exit;
   sd_result start_result;
   int64_t drain_deadline_ns;
@@ -150,7 +155,7 @@ void flow_complete(sd_delivery *d, sd_status status);
 sd_delivery *flow_dequeue_locked(sd_stage *st, sd_stage ***resume, size_t *resume_count);
 /* Lifts the pause of the source stages among inputs (after SD_BUSY). */
 void flow_resume_producers(sd_stage **inputs, size_t count);
-/* Runs process() for a dequeued delivery on the stage thread. */
+/* Runs process() for a dequeued delivery (the stage thread, or an emitter on its behalf). */
 void flow_process(sd_stage *st, sd_delivery *d);
 /* Shutdown: completes everything still queued with SD_STATUS_FAIL; returns records. */
 int64_t flow_fail_queued(sd_stage *st);

@@ -51,8 +51,22 @@ assert_contains() { # haystack needle what
 }
 
 # A TCP port nobody listens on now (the kernel picks it).
+# free_port: a port nothing listens on, and not one this test run handed out before (the
+# kernel may give a just-closed port to the next bind, and two listeners would collide).
 free_port() {
-  python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1]); s.close()'
+  python3 - "$TEST_OUT/.ports-handed-out" <<'PY'
+import fcntl, socket, sys
+with open(sys.argv[1], "a+") as f:
+    fcntl.flock(f, fcntl.LOCK_EX)
+    f.seek(0)
+    used = set(f.read().split())
+    while True:
+        s = socket.socket(); s.bind(("127.0.0.1", 0)); port = s.getsockname()[1]; s.close()
+        if str(port) not in used:
+            break
+    f.write(f"{port}\n")
+print(port)
+PY
 }
 
 # wait_http URL [seconds]: until the URL answers at all.

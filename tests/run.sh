@@ -12,6 +12,7 @@ export SENSORD_PLUGIN_DIR=$PWD/$BUILD/plugins
 export SENSORD_ROOT=$PWD
 export TEST_OUT=$PWD/tests/out/$BUILD
 mkdir -p "$TEST_OUT"
+: >"$TEST_OUT/.ports-handed-out" # free_port (lib.sh) never hands out a port twice per run
 only=${1:-}
 VG=(valgrind --quiet --error-exitcode=99 --leak-check=full --show-leak-kinds=definite
   --errors-for-leak-kinds=definite --keep-debuginfo=yes)

@@ -18,7 +18,7 @@ extern "C" {
  * A plugin built against minor N loads into a host with minor >= N (see docs/ABI.md). */
 #define SD_ABI_MAGIC  0x534E5344u /* "SNSD" */
 #define SD_ABI_MAJOR  1
-#define SD_ABI_MINOR  0
+#define SD_ABI_MINOR  1
 #define SD_ABI_VENDOR "sensord"
 
 /* Build traits: pointer size and byte order, so a plugin built for another target is
@@ -266,6 +266,15 @@ typedef struct sd_host_api {
 #define SD_HOST_HAS(host, member)                                                              \
   ((host)->struct_size >= offsetof(sd_host_api, member) + sizeof((host)->member))
 
+/* Descriptor flags (ABI 1.1).
+ * SD_PLUGIN_PROCESS_ON_CALLER: process() may run on the thread that emitted the batch
+ * (an HTTP worker, another stage's thread) when the stage's own thread is idle with
+ * nothing queued, saving a thread wake-up per batch. It is still never run at the same
+ * time as the plugin's other callbacks. Set it only when process() is quick, never
+ * blocks for long, and keeps no per-thread state between calls. */
+#define SD_PLUGIN_PROCESS_ON_CALLER 0x1u
+#define SD_PLUGIN_KNOWN_FLAGS       SD_PLUGIN_PROCESS_ON_CALLER
+
 /* ---- Descriptor: returned by sd_plugin_entry() --------------------------------------
  * The first five fields are frozen forever; the loader checks them in order. */
 typedef struct sd_plugin_descriptor {
@@ -280,7 +289,7 @@ typedef struct sd_plugin_descriptor {
   const char *version;              /* the plugin's own version */
   const char *description;          /* one line */
   uint32_t kind;                    /* sd_kind */
-  uint32_t flags;                   /* reserved, 0 */
+  uint32_t flags;                   /* SD_PLUGIN_* below, or 0 */
   const sd_config_key *config_keys; /* terminated by an entry with name == NULL */
 
   /* Check cross-key rules that the typed table cannot (report via config_error). Runs in

@@ -366,6 +366,7 @@ static const sd_plugin_descriptor ws_descriptor = {
     .version = SENSORD_VERSION,
     .description = "query rows to browsers over WebSocket, with the live dashboard",
     .kind = SD_KIND_SINK,
+    .flags = SD_PLUGIN_PROCESS_ON_CALLER,
     .config_keys = outs_config_keys,
     .validate = outs_validate,
     .init = ws_init,

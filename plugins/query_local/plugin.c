@@ -489,6 +489,7 @@ static const sd_plugin_descriptor ql_descriptor = {
     .description = "in-process ksqlDB-style push queries over the pipeline's records, with a "
                    "ksqlDB-compatible REST API",
     .kind = SD_KIND_QUERY,
+    .flags = SD_PLUGIN_PROCESS_ON_CALLER,
     .config_keys = ql_config_keys,
     .validate = ql_validate,
     .init = ql_init,

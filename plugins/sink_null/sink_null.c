@@ -147,6 +147,7 @@ static const sd_plugin_descriptor descriptor = {
     .version = "0.1.0",
     .description = "counts and discards records; can delay or fail completions (tests)",
     .kind = SD_KIND_SINK,
+    .flags = SD_PLUGIN_PROCESS_ON_CALLER,
     .config_keys = keys,
     .init = null_init,
     .process = null_process,

@@ -21,12 +21,14 @@ refused fx_bad_magic 'plugin "fx_bad_magic": bad magic 0x12345678 (expected 0x53
 refused fx_other_major "plugin \"fx_other_major\": built for ABI major 2, this sensord speaks ABI major 1: rebuild the plugin against this sensord's plugin.h"
 refused fx_other_vendor "plugin \"fx_other_vendor\": built for vendor \"forkd\", this sensord is \"sensord\": rebuild the plugin against this sensord's plugin.h"
 refused fx_other_traits 'plugin "fx_other_traits": built for 32-bit big-endian (traits 0x2), this sensord is 64-bit little-endian (traits 0x1): rebuild the plugin for this machine'
-refused fx_newer_minor 'plugin "fx_newer_minor": needs ABI 1.3 but this sensord provides 1.0: upgrade sensord'
+refused fx_newer_minor 'plugin "fx_newer_minor": needs ABI 1.3 but this sensord provides 1.1: upgrade sensord'
 size=$(grep -o 'needs at least [0-9]*' <("$SENSORD_BIN" --plugin-info fx_short -p "$FX" 2>&1) | grep -o '[0-9]*$')
-[ "$size" -gt 64 ] || fail "descriptor size of ABI 1.0 not reported"
-refused fx_short "plugin \"fx_short\": descriptor is 64 bytes, ABI 1.0 needs at least $size: rebuild the plugin"
+[ "$size" -gt 64 ] || fail "descriptor size of the ABI not reported"
+abi=$("$SENSORD_BIN" --version | grep -o 'plugin ABI [0-9.]*' | grep -o '[0-9.]*$') # fixtures use this header
+refused fx_short "plugin \"fx_short\": descriptor is 64 bytes, ABI $abi needs at least $size: rebuild the plugin"
 refused fx_name_mismatch 'plugin "fx_name_mismatch": descriptor name "other_name" does not match the file name fx_name_mismatch.so: rename the file or fix the descriptor'
 refused fx_unknown_kind 'plugin "fx_unknown_kind": unknown kind 7 (expected 1 source, 2 query or 3 sink): fix the plugin'
+refused fx_unknown_flags 'plugin "fx_unknown_flags": unknown descriptor flags 0x80 (ABI 1.1 knows 0x1): fix the plugin'
 refused fx_no_init 'plugin "fx_no_init": a sink plugin must provide init(): fix the plugin'
 refused fx_no_process 'plugin "fx_no_process": a sink plugin must provide process(): fix the plugin'
 refused fx_bad_default 'plugin "fx_bad_default": key "count": default "lots" does not parse: expected an integer'
@@ -70,5 +72,5 @@ plugin = fx_newer_minor
 INI
 out=$("$SENSORD_BIN" -t -c p.ini -p "$SENSORD_ROOT/$FX" 2>&1) && fail "-t accepted broken plugins"
 assert_eq "p.ini:5: stage \"sink\": plugin \"fx_other_major\": built for ABI major 2, this sensord speaks ABI major 1: rebuild the plugin against this sensord's plugin.h
-p.ini:9: stage \"sink2\": plugin \"fx_newer_minor\": needs ABI 1.3 but this sensord provides 1.0: upgrade sensord" "$out" "pipeline loader errors"
+p.ini:9: stage \"sink2\": plugin \"fx_newer_minor\": needs ABI 1.3 but this sensord provides 1.1: upgrade sensord" "$out" "pipeline loader errors"
 echo "ok"

@@ -1,6 +1,7 @@
 /* Flow between stages without plugins: concurrent producers into one bounded queue
  * (counts conserved, limit respected), on_full reject/drop/block, the ack tree through a
- * query stage, double complete, process() failure, timers and wakeups on the stage thread. */
+ * query stage, double complete, process() failure, timers and wakeups on the stage thread,
+ * and process() run on the emitting thread (SD_PLUGIN_PROCESS_ON_CALLER) staying serialized. */
 #include "batch.h"
 #include "metrics.h"
 #include "stage.h"
@@ -394,6 +395,139 @@ START_TEST(timers_and_wakeups) {
 }
 END_TEST
 
+
+/* ---- SD_PLUGIN_PROCESS_ON_CALLER ------------------------------------------------------ */
+static _Thread_local int processed_here; /* process() ran on this thread */
+static atomic_int inside, overlaps;
+static atomic_llong caller_records, caller_ticks, caller_on_caller, out_of_order;
+static long long last_seq[8];
+
+static void enter(void) {
+  if (atomic_fetch_add(&inside, 1) != 0) atomic_fetch_add(&overlaps, 1);
+}
+static void leave(void) {
+  atomic_fetch_sub(&inside, 1);
+}
+
+/* Records carry (producer, sequence) so order per producer can be checked. */
+static sd_result caller_process(void *state, sd_delivery *d) {
+  (void)state;
+  enter();
+  processed_here = 1;
+  const sd_batch *b = d->batch;
+  for (size_t i = 0; i < b->record_count; i++) {
+    sd_record_view v;
+    batch_view(b, i, &v);
+    long long producer_id = v.fields[0].value.as.i, seq = v.fields[1].value.as.i;
+    if (seq <= last_seq[producer_id]) atomic_fetch_add(&out_of_order, 1);
+    last_seq[producer_id] = seq;
+  }
+  atomic_fetch_add(&caller_records, (long long)b->record_count);
+  leave();
+  flow_complete(d, SD_STATUS_OK);
+  return SD_OK;
+}
+static void caller_tick(void *state) {
+  (void)state;
+  enter();
+  sleep_ms(1); /* long enough for an emitter to collide if the core let it */
+  atomic_fetch_add(&caller_ticks, 1);
+  leave();
+}
+static const sd_plugin_descriptor caller_sink = {SD_DESCRIPTOR_HEADER,
+                                                 .name = "oncaller",
+                                                 .kind = SD_KIND_SINK,
+                                                 .flags = SD_PLUGIN_PROCESS_ON_CALLER,
+                                                 .process = caller_process};
+
+static sd_batch *sequenced(sd_stage *st, int producer_id, long long *seq, int n) {
+  sd_batch *b = batch_new(st, (size_t)n);
+  for (int i = 0; i < n; i++) {
+    batch_record_begin(b, 0, "k", 1);
+    sd_value p = {.type = SD_INT, .as.i = producer_id}, q = {.type = SD_INT, .as.i = ++*seq};
+    batch_field(b, "p", 1, &p);
+    batch_field(b, "q", 1, &q);
+  }
+  return b;
+}
+
+static sd_stage *started_caller_sink(sd_stage **src) {
+  *src = make_stage("src", &source_desc, 0, ON_FULL_BLOCK);
+  sd_stage *sink = make_stage("oncaller", &caller_sink, 1000, ON_FULL_BLOCK);
+  stage_connect(*src, sink);
+  ck_assert_int_eq(stage_thread_start(sink), 0);
+  sd_result r;
+  ck_assert_int_eq(stage_run_start(sink, util_now_mono_ns() + 5000000000LL, &r), 0);
+  for (int i = 0; i < 5000; i++) { /* until the stage thread has gone to sleep */
+    pthread_mutex_lock(&sink->mu);
+    int idle = sink->thread_idle;
+    pthread_mutex_unlock(&sink->mu);
+    if (idle) break;
+    sleep_ms(1);
+  }
+  return sink;
+}
+
+START_TEST(idle_stage_runs_on_caller) {
+  sd_stage *src, *sink = started_caller_sink(&src);
+  ack_log acks = {0};
+  long long seq = 0;
+  memset(last_seq, 0, sizeof last_seq);
+  ck_assert_int_eq(flow_emit(src, sequenced(src, 0, &seq, 3), on_ack, &acks), SD_OK);
+  /* Processed and acknowledged before emit returned, on this thread. */
+  ck_assert_int_eq(atomic_load(&acks.calls), 1);
+  ck_assert_int_eq(atomic_load(&acks.last), SD_STATUS_OK);
+  ck_assert(processed_here);
+  ck_assert_int_eq(metrics_value(sink->m.records_in), 3);
+  ck_assert_int_eq(stage_thread_stop(sink, util_now_mono_ns() + 5000000000LL), 0);
+  teardown();
+}
+END_TEST
+
+enum { CALLER_PRODUCERS = 3, CALLER_BATCHES = 3000 };
+static sd_stage *caller_src;
+static ack_log caller_acks;
+
+static void *caller_producer(void *arg) {
+  int id = (int)(intptr_t)arg;
+  long long seq = 0;
+  for (int i = 0; i < CALLER_BATCHES; i++) {
+    ck_assert_int_eq(flow_emit(caller_src, sequenced(caller_src, id, &seq, 2), on_ack,
+                               &caller_acks),
+                     SD_OK);
+    if (processed_here) atomic_fetch_add(&caller_on_caller, 1);
+    processed_here = 0;
+  }
+  return NULL;
+}
+
+/* Producers racing each other and a 3 ms timer: callbacks never overlap, every record is
+ * processed once and in each producer's order, and the timer keeps running. */
+START_TEST(caller_runs_stay_serialized) {
+  sd_stage *sink = started_caller_sink(&caller_src);
+  memset(last_seq, 0, sizeof last_seq);
+  memset(&caller_acks, 0, sizeof caller_acks);
+  sd_timer *t = stage_timer_start(sink, 3000000, 1, caller_tick);
+  pthread_t th[CALLER_PRODUCERS];
+  for (int i = 0; i < CALLER_PRODUCERS; i++)
+    pthread_create(&th[i], NULL, caller_producer, (void *)(intptr_t)(i + 1));
+  for (int i = 0; i < CALLER_PRODUCERS; i++) pthread_join(th[i], NULL);
+  long long want = 2LL * CALLER_PRODUCERS * CALLER_BATCHES;
+  ck_assert(wait_for(&caller_records, want, 10000));
+  long long ticks_before = atomic_load(&caller_ticks);
+  sleep_ms(50);
+  ck_assert_int_gt(atomic_load(&caller_ticks), ticks_before); /* not starved */
+  stage_timer_stop(t);
+  ck_assert_int_eq(stage_thread_stop(sink, util_now_mono_ns() + 5000000000LL), 0);
+  ck_assert_int_eq(atomic_load(&overlaps), 0);
+  ck_assert_int_eq(atomic_load(&out_of_order), 0);
+  ck_assert_int_eq(atomic_load(&caller_records), want);
+  ck_assert_int_eq(atomic_load(&caller_acks.batches[SD_STATUS_OK]),
+                   CALLER_PRODUCERS * CALLER_BATCHES);
+  teardown();
+}
+END_TEST
+
 int main(void) {
   Suite *s = suite_create("core_flow");
   TCase *tc = tcase_create("flow");
@@ -409,6 +543,8 @@ int main(void) {
   tcase_add_test(tc, emit_after_drain_and_from_sink_refused);
   tcase_add_test(tc, shutdown_fails_queued);
   tcase_add_test(tc, timers_and_wakeups);
+  tcase_add_test(tc, idle_stage_runs_on_caller);
+  tcase_add_test(tc, caller_runs_stay_serialized);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);

@@ -12,6 +12,7 @@ import net from 'node:net';
 import path from 'node:path';
 import { createRequire } from 'node:module';
 import { fileURLToPath } from 'node:url';
+import { freePort } from '../out_sse/helpers.mjs';
 
 const ROOT = process.env.SENSORD_ROOT || path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 const BUILD = process.env.BUILD || 'build';
@@ -24,17 +25,6 @@ const SQL = "SELECT deviceId, time, values_x FROM smartphone_sensor_stream WHERE
 const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 // A deadline for Promise.race that does not keep the process alive once the race is won.
 const deadline = (ms) => new Promise((r) => setTimeout(r, ms, 'timeout').unref());
-
-function freePort() {
-  return new Promise((resolve, reject) => {
-    const srv = net.createServer();
-    srv.on('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address();
-      srv.close(() => resolve(port));
-    });
-  });
-}
 
 function post(port, urlPath, body) {
   return new Promise((resolve, reject) => {
