@@ -45,6 +45,10 @@ const sd_config_key outs_config_keys[] = {
      "full push URL the dashboard suggests instead (e.g. behind a proxy)"},
     {"http_threads", SD_CFG_INT, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "2", 1, 64, NULL,
      "HTTP event-loop threads, and as many stream writer threads (each an epoll loop)"},
+    {"connection_memory", SD_CFG_SIZE, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "8K", 4096, 1048576,
+     NULL,
+     "memory each connection gets for its request and reply headers, kept while it streams "
+     "(most of the memory per client); headers that do not fit get 431 (cookies count twice)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -100,6 +104,7 @@ sd_result outs_init(const sd_host_api *host, sd_stage *stage, void **state,
   s->heartbeat_ns = host->config_duration(stage, "heartbeat");
   s->max_clients = (size_t)host->config_int(stage, "max_clients");
   s->http_threads = (unsigned)host->config_int(stage, "http_threads");
+  s->connection_memory = (size_t)host->config_size(stage, "connection_memory");
   s->cors_count = host->config_list_count(stage, "cors_origins");
   s->cors = calloc(s->cors_count + 1, sizeof *s->cors);
   int failed = !s->listen || !s->chart_query || !s->ingest_url_hint || !s->cors;
@@ -162,7 +167,9 @@ static void outs_mhd_log(void *cls, const char *fmt, va_list ap) {
    * themselves (out of memory, a stream cut short): at warn it would only mislead. */
   sd_log_level level =
       strstr(line, "application error generating response") ? SD_LOG_DEBUG : SD_LOG_WARN;
-  s->host->log(s->stage, level, "http: %s", line);
+  /* libmicrohttpd's 431 names its pool, not the key that sizes it. */
+  const char *hint = strstr(line, "431") ? " (raise connection_memory for larger headers)" : "";
+  s->host->log(s->stage, level, "http: %s%s", line, hint);
 }
 
 static void metric_delta(const sd_host_api *host, sd_metric *m, uint64_t now, uint64_t *last) {
@@ -234,7 +241,8 @@ sd_result outs_start(void *state) {
       flags, 0, NULL, NULL, web_access, s, MHD_OPTION_EXTERNAL_LOGGER, outs_mhd_log, s,
       MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
       (unsigned)(s->max_clients + 256), MHD_OPTION_THREAD_POOL_SIZE, s->http_threads,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, (size_t)16384, MHD_OPTION_CONNECTION_MEMORY_INCREMENT,
+      MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->connection_memory,
+      MHD_OPTION_CONNECTION_MEMORY_INCREMENT,
       (size_t)1024, MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_LISTEN_BACKLOG_SIZE,
       4096u, MHD_OPTION_NOTIFY_COMPLETED, web_completed, s, MHD_OPTION_END);
   if (!s->daemon) {

@@ -46,6 +46,7 @@ struct outs_state {
   int64_t heartbeat_ns;
   size_t max_clients;
   unsigned http_threads;
+  size_t connection_memory; /* libmicrohttpd's pool per connection */
   char *asset_dir;
   sd_timer *timer;
   /* Streams ended for shutdown. Set once on the stage thread (drain) and read by the

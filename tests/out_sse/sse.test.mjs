@@ -166,6 +166,36 @@ describe('out_sse options', () => {
     }
   });
 
+  test('connection_memory: headers that do not fit get 431 and a log line naming the key', async () => {
+    const cookie = { Cookie: `session=${'a'.repeat(5000)}` }; // cookies take their size twice
+    // libmicrohttpd's 431 carries bytes after its Connection: close that node's strict
+    // parser refuses (curl and browsers do not), so read its status line off the socket.
+    const statusLine = (base, headers) => new Promise((resolve, reject) => {
+      const u = new URL(base);
+      const sock = net.connect(Number(u.port), u.hostname, () => {
+        const extra = Object.entries(headers).map(([k, v]) => `${k}: ${v}\r\n`).join('');
+        sock.write(`GET /streams HTTP/1.1\r\nHost: ${u.host}\r\n${extra}\r\n`);
+      });
+      let got = '';
+      sock.on('data', (d) => { got += d; if (got.includes('\r\n')) { sock.destroy(); resolve(got.split('\r\n')[0]); } });
+      sock.on('error', reject);
+    });
+    const small = await startSensord({ name: 'out_sse_mem_small' });
+    try {
+      assert.match(await statusLine(small.base, cookie), /^HTTP\/1\.1 431 /);
+      assert.equal((await httpGet(small.base + '/streams')).status, 200);
+      assert.ok(await waitFor(() => /level=warn .*431.*raise connection_memory/.test(small.log())));
+    } finally {
+      assert.equal((await small.stop()).code, 0);
+    }
+    const big = await startSensord({ name: 'out_sse_mem_big', keys: { connection_memory: '16K' } });
+    try {
+      assert.equal((await httpGet(big.base + '/streams', cookie)).status, 200);
+    } finally {
+      assert.equal((await big.stop()).code, 0);
+    }
+  });
+
   test('closing streams (browser leaves, server drains) logs no warning', async () => {
     const h = await startSensord({ name: 'out_sse_quiet_close', keys: { heartbeat: '200ms' } });
     let stopped = false;
