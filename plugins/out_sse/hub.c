@@ -27,6 +27,7 @@ typedef struct hub_event {
 struct hub_client {
   hub_topic *topic;
   hub_client *prev, *next;
+  hub_client *wprev, *wnext; /* on topic->waiters while waiting */
   const hub_transport_ops *ops;
   void *tctx;
   uint64_t cursor;      /* id of the next event to consider */
@@ -62,6 +63,9 @@ struct hub_topic {
   uint64_t next_id;
   hub_client *clients;
   size_t nclients;
+  /* Parked clients in the order they parked: woken in that order, so a writer serves
+   * them in the same order every round and none waits a round longer than the others. */
+  hub_client *waiters, *waiters_tail;
   int dirty;
   /* Counters kept under the topic lock, summed by hub_stats_get. */
   uint64_t published, sent, bytes, overflows, skipped, resets, heartbeats, dropped;
@@ -445,6 +449,27 @@ dropped:
   return -1;
 }
 
+/* Topic lock held. */
+static void waiter_unlink(hub_topic *t, hub_client *c) {
+  if (c->wprev)
+    c->wprev->wnext = c->wnext;
+  else
+    t->waiters = c->wnext;
+  if (c->wnext)
+    c->wnext->wprev = c->wprev;
+  else
+    t->waiters_tail = c->wprev;
+  c->wprev = c->wnext = NULL;
+}
+
+/* Topic lock held: a parked client has something to do. */
+static void wake_locked(hub_client *c) {
+  if (!c->waiting) return;
+  waiter_unlink(c->topic, c);
+  c->waiting = 0;
+  c->ops->notify(c, c->tctx);
+}
+
 void hub_flush(hub *h) {
   size_t n = atomic_load(&h->topic_count);
   for (size_t i = 0; i < n; i++) {
@@ -452,11 +477,15 @@ void hub_flush(hub *h) {
     pthread_mutex_lock(&t->lock);
     if (t->dirty) {
       t->dirty = 0;
-      for (hub_client *c = t->clients; c; c = c->next)
-        if (c->waiting) {
-          c->waiting = 0;
-          c->ops->notify(c, c->tctx);
-        }
+      hub_client *c = t->waiters;
+      t->waiters = t->waiters_tail = NULL;
+      while (c) {
+        hub_client *next = c->wnext;
+        c->wprev = c->wnext = NULL;
+        c->waiting = 0;
+        c->ops->notify(c, c->tctx);
+        c = next;
+      }
     }
     pthread_mutex_unlock(&t->lock);
   }
@@ -567,6 +596,7 @@ void hub_unsubscribe(hub_client *c) {
   else
     t->clients = c->next;
   if (c->next) c->next->prev = c->prev;
+  if (c->waiting) waiter_unlink(t, c);
   t->nclients--;
   ev_release(c->ev);
   pthread_mutex_unlock(&t->lock);
@@ -580,10 +610,7 @@ void hub_client_resume(hub_client *c, uint64_t last_id) {
   pthread_mutex_lock(&t->lock);
   if (!c->sent_any && !c->ending) {
     apply_resume(c, 1, last_id);
-    if (c->waiting) {
-      c->waiting = 0;
-      c->ops->notify(c, c->tctx);
-    }
+    wake_locked(c);
   }
   pthread_mutex_unlock(&t->lock);
 }
@@ -738,6 +765,16 @@ static int prepare_locked(hub_client *c) {
 }
 
 static void park_locked(hub_client *c) {
+  if (!c->waiting) {
+    hub_topic *t = c->topic;
+    c->wprev = t->waiters_tail;
+    c->wnext = NULL;
+    if (t->waiters_tail)
+      t->waiters_tail->wnext = c;
+    else
+      t->waiters = c;
+    t->waiters_tail = c;
+  }
   c->waiting = 1;
   c->ops->park(c, c->tctx);
 }
@@ -876,10 +913,7 @@ void hub_client_set_transport(hub_client *c, const hub_transport_ops *ops, void 
   pthread_mutex_lock(&t->lock);
   c->ops = ops ? ops : &null_ops;
   c->tctx = ops ? tctx : NULL;
-  if (ops && c->waiting) {
-    c->waiting = 0;
-    c->ops->notify(c, c->tctx);
-  }
+  if (ops) wake_locked(c);
   pthread_mutex_unlock(&t->lock);
 }
 
@@ -893,8 +927,7 @@ void hub_tick(hub *h, int64_t now) {
       if (c->wire == HUB_WIRE_SSE && c->waiting && h->limits.heartbeat_ns > 0 &&
           now - c->last_write_ns >= h->limits.heartbeat_ns) {
         c->hb_pending = 1;
-        c->waiting = 0;
-        c->ops->notify(c, c->tctx);
+        wake_locked(c);
       }
       if (h->limits.overflow == HUB_OVERFLOW_DISCONNECT && !c->waiting && !c->killed) {
         uint64_t lag = t->next_id - c->cursor;
@@ -926,8 +959,7 @@ size_t hub_close_all(hub *h) {
           parked++;
           continue;
         }
-        c->waiting = 0;
-        c->ops->notify(c, c->tctx);
+        wake_locked(c);
       }
     pthread_mutex_unlock(&t->lock);
   }

@@ -43,8 +43,9 @@ const sd_config_key outs_config_keys[] = {
      "source_http's port, for the push URL the dashboard suggests"},
     {"ingest_url_hint", SD_CFG_STRING, 0, NULL, 0, 0, NULL,
      "full push URL the dashboard suggests instead (e.g. behind a proxy)"},
-    {"http_threads", SD_CFG_INT, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "2", 1, 64, NULL,
-     "HTTP event-loop threads, and as many stream writer threads (each an epoll loop)"},
+    {"http_threads", SD_CFG_INT, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "0", 0, 64, NULL,
+     "HTTP event-loop threads, and as many stream writer threads (each an epoll loop); 0 = "
+     "half the CPUs, at least 1"},
     {"connection_memory", SD_CFG_SIZE, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "8K", 4096, 1048576,
      NULL,
      "memory each connection gets for its request and reply headers, kept while it streams "
@@ -104,6 +105,14 @@ sd_result outs_init(const sd_host_api *host, sd_stage *stage, void **state,
   s->heartbeat_ns = host->config_duration(stage, "heartbeat");
   s->max_clients = (size_t)host->config_int(stage, "max_clients");
   s->http_threads = (unsigned)host->config_int(stage, "http_threads");
+  if (s->http_threads == 0) {
+    /* Writing to sockets is kernel work that scales with cores, but so does everything
+     * upstream (parsing, queries): one writer per two cores leaves them room. On 2 cores,
+     * one writer also serves every client in the same order each round, which measured
+     * a lower p99 than two writers contending with each other (docs/BENCHMARKS.md). */
+    long cpus = sysconf(_SC_NPROCESSORS_ONLN);
+    s->http_threads = cpus >= 4 ? (unsigned)(cpus / 2) : 1u;
+  }
   s->connection_memory = (size_t)host->config_size(stage, "connection_memory");
   s->cors_count = host->config_list_count(stage, "cors_origins");
   s->cors = calloc(s->cors_count + 1, sizeof *s->cors);
