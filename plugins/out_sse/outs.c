@@ -246,14 +246,19 @@ sd_result outs_start(void *state) {
                    MHD_USE_ERROR_LOG | s->transport->mhd_flags;
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   unsigned timeout = (unsigned)(s->heartbeat_ns / 1000000000) * 3 + 10;
-  s->daemon = MHD_start_daemon(
-      flags, 0, NULL, NULL, web_access, s, MHD_OPTION_EXTERNAL_LOGGER, outs_mhd_log, s,
-      MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)(s->max_clients + 256), MHD_OPTION_THREAD_POOL_SIZE, s->http_threads,
-      MHD_OPTION_CONNECTION_MEMORY_LIMIT, s->connection_memory,
-      MHD_OPTION_CONNECTION_MEMORY_INCREMENT,
-      (size_t)1024, MHD_OPTION_CONNECTION_TIMEOUT, timeout, MHD_OPTION_LISTEN_BACKLOG_SIZE,
-      4096u, MHD_OPTION_NOTIFY_COMPLETED, web_completed, s, MHD_OPTION_END);
+  /* A pool of one is a logged warning in libmicrohttpd: leave the option out then. */
+  struct MHD_OptionItem pool[] = {
+      {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->http_threads, NULL},
+      {MHD_OPTION_END, 0, NULL}};
+  if (s->http_threads < 2) pool[0].option = MHD_OPTION_END;
+  s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, web_access, s, MHD_OPTION_EXTERNAL_LOGGER,
+                               outs_mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
+                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)(s->max_clients + 256),
+                               MHD_OPTION_ARRAY, pool, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
+                               s->connection_memory, MHD_OPTION_CONNECTION_MEMORY_INCREMENT,
+                               (size_t)1024, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
+                               MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
+                               MHD_OPTION_NOTIFY_COMPLETED, web_completed, s, MHD_OPTION_END);
   if (!s->daemon) {
     s->host->log(s->stage, SD_LOG_ERROR, "cannot listen on %s: %s", s->listen, strerror(errno));
     if (s->transport->stop) s->transport->stop(s);
