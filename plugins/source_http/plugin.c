@@ -63,7 +63,9 @@ static const sd_config_key hs_keys[] = {
      .default_value = "2",
      .min = 1,
      .max = 64,
-     .description = "HTTP worker threads (each parses and emits the bodies it receives)"},
+     .description = "HTTP worker threads, each with its own listening socket on the port "
+                    "(SO_REUSEPORT: the kernel spreads connections) that parses and emits the "
+                    "bodies it receives"},
     {.name = "request_timeout",
      .type = SD_CFG_DURATION,
      .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,

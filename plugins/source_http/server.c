@@ -8,6 +8,7 @@
 #include "lan_url.h"
 #include "source_http.h"
 
+#include <arpa/inet.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -621,8 +622,7 @@ static int hs_listed_before(const hs_state *s, size_t i) {
  * host's LAN address. "(port N)" only for an ephemeral port, where the URL's port was not
  * in the configuration. */
 static void hs_log_listening(hs_state *s) {
-  const union MHD_DaemonInfo *info = MHD_get_daemon_info(s->daemon, MHD_DAEMON_INFO_BIND_PORT);
-  unsigned port = info ? (unsigned)info->port : 0u;
+  unsigned port = hs_server_port(s);
   const struct sockaddr *sa = (const struct sockaddr *)&s->addr;
   int ephemeral = sa->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)sa)->sin6_port == 0
                                             : ((const struct sockaddr_in *)sa)->sin_port == 0;
@@ -652,35 +652,69 @@ static void hs_log_listening(hs_state *s) {
   free(urls);
 }
 
+unsigned hs_server_port(const hs_state *s) {
+  const union MHD_DaemonInfo *info =
+      s->daemon_count ? MHD_get_daemon_info(s->daemons[0], MHD_DAEMON_INFO_BIND_PORT) : NULL;
+  return info ? (unsigned)info->port : 0u;
+}
+
+static void hs_set_port(struct sockaddr_storage *ss, unsigned port) {
+  if (ss->ss_family == AF_INET6)
+    ((struct sockaddr_in6 *)ss)->sin6_port = htons((uint16_t)port);
+  else
+    ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
+}
+
+static void hs_stop_daemons(hs_state *s) {
+  for (unsigned i = 0; i < s->daemon_count; i++) MHD_stop_daemon(s->daemons[i]);
+  free(s->daemons);
+  s->daemons = NULL;
+  s->daemon_count = 0;
+}
+
 int hs_server_start(hs_state *s) {
   /* Turbo (with epoll): optimistic non-blocking reads and fewer syscalls per request,
    * about +20 % requests/s on one-reading pushes (docs/BENCHMARKS.md). */
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_TURBO |
                    MHD_USE_ERROR_LOG | MHD_ALLOW_SUSPEND_RESUME;
   if (s->addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
-  struct MHD_OptionItem opts[] = {
-      {MHD_OPTION_SOCK_ADDR, 0, &s->addr},
-      {MHD_OPTION_CONNECTION_LIMIT, s->max_connections, NULL},
-      {MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout_s, NULL},
-      {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)hs_completed, s},
-      {s->threads > 1 ? MHD_OPTION_THREAD_POOL_SIZE : MHD_OPTION_END, s->threads, NULL},
-      {MHD_OPTION_END, 0, NULL}};
-  /* The logger goes first so that libmicrohttpd routes every message through it. */
-  s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, hs_handle, s, MHD_OPTION_EXTERNAL_LOGGER,
-                               hs_mhd_log, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
-  if (!s->daemon) {
-    s->host->log(s->stage, SD_LOG_ERROR,
-                 "cannot listen on %s (address in use or not "
-                 "permitted?)",
-                 s->listen);
-    return -1;
+  /* Not libmicrohttpd's thread pool: its workers share one listening socket and the first
+   * one awake accepts a whole burst of connections, which left one of two workers with
+   * every connection of a benchmark (docs/BENCHMARKS.md). With a socket per worker the
+   * kernel hashes each connection to one of them, as nginx's reuseport does. */
+  s->daemons = calloc(s->threads, sizeof *s->daemons);
+  if (!s->daemons) return -1;
+  struct sockaddr_storage addr = s->addr;
+  unsigned limit = (unsigned)((s->max_connections + s->threads - 1) / s->threads);
+  for (unsigned i = 0; i < s->threads; i++) {
+    struct MHD_OptionItem opts[] = {
+        {MHD_OPTION_SOCK_ADDR, 0, &addr},
+        {MHD_OPTION_LISTENING_ADDRESS_REUSE, s->threads > 1 ? 1 : 0, NULL},
+        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)limit, NULL},
+        {MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout_s, NULL},
+        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)hs_completed, s},
+        {MHD_OPTION_END, 0, NULL}};
+    /* The logger goes first so that libmicrohttpd routes every message through it. */
+    struct MHD_Daemon *d =
+        MHD_start_daemon(flags, 0, NULL, NULL, hs_handle, s, MHD_OPTION_EXTERNAL_LOGGER,
+                         hs_mhd_log, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    if (!d) {
+      s->host->log(s->stage, SD_LOG_ERROR,
+                   "cannot listen on %s (address in use or not "
+                   "permitted?)",
+                   s->listen);
+      hs_stop_daemons(s);
+      return -1;
+    }
+    s->daemons[s->daemon_count++] = d;
+    if (i == 0) hs_set_port(&addr, hs_server_port(s)); /* an ephemeral port: the same for all */
   }
   hs_log_listening(s);
   return 0;
 }
 
 void hs_server_stop(hs_state *s, int64_t deadline_mono_ns) {
-  if (!s->daemon) return;
+  if (!s->daemon_count) return;
   pthread_mutex_lock(&s->lock);
   s->draining = 1;
   pthread_mutex_unlock(&s->lock);
@@ -712,6 +746,5 @@ void hs_server_stop(hs_state *s, int64_t deadline_mono_ns) {
     if (!due) break;
     nanosleep(&pause, NULL);
   }
-  MHD_stop_daemon(s->daemon);
-  s->daemon = NULL;
+  hs_stop_daemons(s);
 }

@@ -68,7 +68,10 @@ typedef struct hs_state {
   sd_metric *awaiting_ack;
 
   /* server */
-  struct MHD_Daemon *daemon;
+  /* One single-threaded libmicrohttpd daemon per worker thread, each with its own
+   * SO_REUSEPORT listening socket: the kernel spreads connections over them. */
+  struct MHD_Daemon **daemons;
+  unsigned daemon_count;
   pthread_mutex_t lock; /* guards waiting and draining */
   hs_request *waiting;  /* suspended until their batch is acknowledged */
   int draining;
@@ -78,6 +81,8 @@ typedef struct hs_state {
 
 /* server.c */
 int hs_server_start(hs_state *s);
+/* The bound port (the configured one, or the one the kernel chose for port 0). */
+unsigned hs_server_port(const hs_state *s);
 /* Stops taking requests, waits (until deadline) for acknowledgements still awaited,
  * answers the rest 503 and stops the server. */
 void hs_server_stop(hs_state *s, int64_t deadline_mono_ns);
