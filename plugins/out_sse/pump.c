@@ -1,6 +1,8 @@
 /* Stream writer threads: each owns a share of the streaming sockets in its own epoll set, a
  * lock-free stack of connections the hub woke, and one batch buffer. A woken client gets all
  * its pending events in one send; bytes the socket refused wait in a buffer sized to them. */
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
@@ -131,6 +133,12 @@ void pump_conn_start(pump_conn *pc) {
     pump_finish(pc, 0);
     return;
   }
+  /* Every write is a whole batch of events that should leave now: whatever libmicrohttpd
+   * left set (it corks while it writes headers), Nagle would hold a write back until the
+   * peer acknowledged the previous one, which a delayed ACK makes tens of milliseconds. */
+  int one = 1, zero = 0;
+  setsockopt(pc->fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
+  setsockopt(pc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLRDHUP, .data.ptr = pc};
   epoll_ctl(th->epfd, EPOLL_CTL_ADD, pc->fd, &ev);
   pump_conn_wake(pc);
@@ -316,18 +324,21 @@ static void *pump_loop(void *arg) {
   struct epoll_event evs[256];
   while (!atomic_load(&p->stopping)) {
     int n = epoll_wait(th->epfd, evs, 256, 50);
-    /* Taken before adopting: whatever is on either was queued for adoption first. */
-    pump_conn *list = pump_take_ready(th);
-    pump_adopt(th);
-    for (int i = 0; i < n; i++) {
+    /* The kick is consumed before the stack is taken: consumed after, it could be the kick
+     * of a wake pushed in between, which would then wait for the 50 ms timeout (it did:
+     * p99 60 ms with 1,000 clients on an idle machine). */
+    for (int i = 0; i < n; i++)
       if (evs[i].data.ptr == NULL) {
         uint64_t v;
         ssize_t r = read(th->evfd, &v, sizeof v);
         (void)r;
-        continue;
       }
+    /* Taken before adopting: whatever is on either was queued for adoption first. */
+    pump_conn *list = pump_take_ready(th);
+    pump_adopt(th);
+    for (int i = 0; i < n; i++) {
       pump_conn *pc = evs[i].data.ptr;
-      if (!pc->dead) pump_service(pc, evs[i].events);
+      if (pc && !pc->dead) pump_service(pc, evs[i].events);
     }
     while (list) {
       pump_conn *pc = list;
