@@ -3,6 +3,7 @@
  * librdkafka reports conflicts between properties. Also tracks broker reachability. */
 #include "kafka_conf.h"
 
+#include <ctype.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -130,4 +131,23 @@ void kc_on_error(const sd_host_api *host, sd_stage *stage, kc_reach *r, int err,
     kc_reach_set(host, stage, r, 0, reason);
   else
     host->log(stage, SD_LOG_WARN, "kafka: %s: %s", rd_kafka_err2name(err), reason);
+}
+
+sd_result kc_check_topic(const sd_host_api *host, sd_stage *stage, const char *key) {
+  const char *topic = host->config_string(stage, key);
+  size_t len = topic ? strlen(topic) : 0;
+  if (len == 0) return host->config_error(stage, key, "must not be empty");
+  if (len > 249)
+    return host->config_error(stage, key, "%zu characters: Kafka allows at most 249", len);
+  if (!strcmp(topic, ".") || !strcmp(topic, ".."))
+    return host->config_error(stage, key, "\"%s\" is not a topic name Kafka allows", topic);
+  for (size_t i = 0; i < len; i++) {
+    unsigned char c = (unsigned char)topic[i];
+    if (!(isalnum(c) || c == '.' || c == '_' || c == '-'))
+      return host->config_error(stage, key,
+                                "character %zu of \"%s\" is not allowed in a topic name "
+                                "(letters, digits, '.', '_' and '-' only)",
+                                i + 1, topic);
+  }
+  return SD_OK;
 }

@@ -25,6 +25,10 @@ rd_kafka_conf_t *kc_build(const sd_host_api *host, sd_stage *stage, const kc_set
 sd_result kc_validate(const sd_host_api *host, sd_stage *stage, rd_kafka_type_t type,
                       const kc_setting *defaults);
 
+/* For validate(): the topic key holds a name Kafka accepts (1..249 of [A-Za-z0-9._-], not
+ * "." or ".."), so a bad name is an error at `sensord -t`, not at the first produce. */
+sd_result kc_check_topic(const sd_host_api *host, sd_stage *stage, const char *key);
+
 /* Whether a broker is reachable: -1 unknown, 0 all brokers down, 1 up. Any thread. */
 typedef struct kc_reach {
   atomic_int state;

@@ -325,9 +325,9 @@ static sd_result sk_process(void *state, sd_delivery *delivery) {
 }
 
 static sd_result sk_validate(const sd_host_api *host, sd_stage *stage) {
-  const char *topic = host->config_string(stage, "topic");
-  if (!topic || !topic[0]) return host->config_error(stage, "topic", "must not be empty");
-  return kc_validate(host, stage, RD_KAFKA_PRODUCER, sk_defaults);
+  sd_result topic_ok = kc_check_topic(host, stage, "topic");
+  sd_result conf_ok = kc_validate(host, stage, RD_KAFKA_PRODUCER, sk_defaults);
+  return topic_ok == SD_OK ? conf_ok : topic_ok;
 }
 
 static sd_result sk_init(const sd_host_api *host, sd_stage *stage, void **state) {

@@ -364,8 +364,7 @@ static void skc_defaults(const sd_host_api *host, sd_stage *stage, kc_setting ou
 }
 
 static sd_result skc_validate(const sd_host_api *host, sd_stage *stage) {
-  const char *topic = host->config_string(stage, "topic");
-  if (!topic || !topic[0]) return host->config_error(stage, "topic", "must not be empty");
+  if (kc_check_topic(host, stage, "topic") != SD_OK) return SD_ERR;
   const char *group = host->config_string(stage, "group_id");
   if (!group || !group[0]) return host->config_error(stage, "group_id", "must not be empty");
   kc_setting defaults[7];
