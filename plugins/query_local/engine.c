@@ -263,14 +263,8 @@ void ql_engine_stats(ql_engine *e, ql_stats *out) {
   out->queries_running = e->n_running;
   out->queries_started = e->queries_started;
   out->late_records = e->late_rows;
+  out->aggregate_rows_dropped = e->agg_dropped_rows;
   pthread_mutex_unlock(&e->lock);
-}
-
-uint64_t ql_engine_agg_dropped(ql_engine *e) {
-  pthread_mutex_lock(&e->lock);
-  uint64_t n = e->agg_dropped_rows;
-  pthread_mutex_unlock(&e->lock);
-  return n;
 }
 
 /* ---- Query lifecycle ------------------------------------------------------------------------

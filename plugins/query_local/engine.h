@@ -82,6 +82,7 @@ void ql_engine_tick(ql_engine *engine, int64_t now_wall_ns);
 typedef struct ql_stats {
   uint64_t records_in, rows_out, deserialization_errors, queries_running, queries_started;
   uint64_t late_records; /* rows that reached a window after its grace period: dropped */
+  uint64_t aggregate_rows_dropped; /* rows that got no memory for a new window group */
 } ql_stats;
 void ql_engine_stats(ql_engine *engine, ql_stats *out);
 

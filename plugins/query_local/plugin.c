@@ -4,7 +4,6 @@
 #include "../source_http/listen_addr.h"
 #include "api_server.h"
 #include "engine.h"
-#include "ql_internal.h" /* ql_engine_agg_dropped: not in engine.h's ql_stats */
 
 #include <pthread.h>
 #include <stdio.h>
@@ -83,9 +82,8 @@ struct ql_stage {
   api_server *api;
   sd_timer *timer;
   ql_stats last_stats;
-  uint64_t last_agg_dropped;
   sd_metric *m_records_in, *m_deser_errors, *m_emit_failed, *m_bad_records, *m_emit_waits;
-  sd_metric *m_agg_dropped;
+  sd_metric *m_agg_dropped, *m_late;
 };
 
 /* ---- helpers shared by validate and init ------------------------------------------- */
@@ -273,19 +271,21 @@ static int flush_named(ql_stage *st) {
 static void update_stats(ql_stage *st) {
   ql_stats s;
   ql_engine_stats(st->engine, &s);
-  if (s.deserialization_errors > st->last_stats.deserialization_errors)
-    st->host->metric_add(st->m_deser_errors, (double)(s.deserialization_errors -
-                                                      st->last_stats.deserialization_errors));
-  st->last_stats = s;
-  uint64_t dropped = ql_engine_agg_dropped(st->engine);
-  if (dropped > st->last_agg_dropped) {
-    st->host->metric_add(st->m_agg_dropped, (double)(dropped - st->last_agg_dropped));
+  const ql_stats *last = &st->last_stats;
+  if (s.deserialization_errors > last->deserialization_errors)
+    st->host->metric_add(st->m_deser_errors,
+                         (double)(s.deserialization_errors - last->deserialization_errors));
+  if (s.late_records > last->late_records)
+    st->host->metric_add(st->m_late, (double)(s.late_records - last->late_records));
+  if (s.aggregate_rows_dropped > last->aggregate_rows_dropped) {
+    uint64_t n = s.aggregate_rows_dropped - last->aggregate_rows_dropped;
+    st->host->metric_add(st->m_agg_dropped, (double)n);
     st->host->log(st->stage, SD_LOG_ERROR,
                   "aggregate rows dropped: out of memory for a new group (window or GROUP BY "
                   "key): count=%llu",
-                  (unsigned long long)(dropped - st->last_agg_dropped));
-    st->last_agg_dropped = dropped;
+                  (unsigned long long)n);
   }
+  st->last_stats = s;
 }
 
 static void ql_tick(void *state) {
@@ -334,6 +334,10 @@ static sd_result ql_init(const sd_host_api *host, sd_stage *stage, void **state)
                                     "rows aggregate queries could not count: out of memory "
                                     "for a new group (window or GROUP BY key)",
                                     NULL);
+  st->m_late = host->counter(stage, "query_late_records_total",
+                             "records that reached a window after its grace period (dropped, "
+                             "as ksqlDB drops late records)",
+                             NULL);
 
   ql_limits limits;
   limits_from_config(host, stage, &limits);

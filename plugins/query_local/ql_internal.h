@@ -201,7 +201,6 @@ struct ql_engine {
 ql_stream *ql_engine_find_stream(ql_engine *e, const char *name);
 /* Rows every aggregate query dropped for want of memory for a new group, since the start
  * (takes the lock). Beside ql_engine_stats, whose struct is engine.h's. */
-uint64_t ql_engine_agg_dropped(ql_engine *e);
 ql_query *ql_query_find_locked(ql_engine *e, const char *id); /* case-insensitive */
 void ql_query_detach(ql_query *q);                            /* from its stream; lock held */
 /* Statement execution for /ksql (ddl.c), under the engine lock. */
