@@ -136,17 +136,27 @@ static sd_result emit_refused(sd_stage *st, const char *why) {
   return SD_ERR;
 }
 
+/* Moves d (not queued) to the in-flight list. */
+static void in_flight_add_locked(sd_stage *st, sd_delivery *d) {
+  d->prev = NULL;
+  d->next = st->fl_head;
+  if (st->fl_head) st->fl_head->prev = d;
+  st->fl_head = d;
+  st->in_flight++;
+  st->fl_records += d->batch->record_count;
+  st->fl_bytes += d->batch->bytes;
+  update_queue_gauges(st);
+}
+
 /* A stage that allows it (SD_PLUGIN_PROCESS_ON_CALLER) runs a batch on the emitting
  * thread when its own thread sleeps with nothing queued: the batch would be next anyway,
  * and waking a thread per batch costs two context switches on the ingest path. Its
  * callbacks stay serialized: the stage thread waits while such a run is on. */
 static int can_run_on_caller_locked(const sd_stage *c) {
-  return (c->desc->flags & SD_PLUGIN_PROCESS_ON_CALLER) && c->thread_idle && !c->caller_running &&
-         c->q_batches == 0 && c->start_done && !c->cmd_drain && !c->cmd_exit &&
-         atomic_load(&c->run_state) == STAGE_RUNNING;
+  return (c->desc->flags & SD_PLUGIN_PROCESS_ON_CALLER) && c->thread_idle &&
+         !c->caller_running && c->q_batches == 0 && c->start_done && !c->cmd_drain &&
+         !c->cmd_exit && atomic_load(&c->run_state) == STAGE_RUNNING;
 }
-
-static void in_flight_add_locked(sd_stage *st, sd_delivery *d);
 
 static void run_on_caller(sd_delivery *d) {
   sd_stage *c = d->stage;
@@ -254,18 +264,6 @@ sd_result flow_emit(sd_stage *st, sd_batch *b, sd_ack_fn ack, void *ctx) {
             "downstream queue full (on_full=drop): %zu records dropped", records);
   batch_release(b, dropped ? SD_STATUS_DROPPED : SD_STATUS_OK);
   return SD_OK;
-}
-
-/* Moves d (not queued) to the in-flight list. */
-static void in_flight_add_locked(sd_stage *st, sd_delivery *d) {
-  d->prev = NULL;
-  d->next = st->fl_head;
-  if (st->fl_head) st->fl_head->prev = d;
-  st->fl_head = d;
-  st->in_flight++;
-  st->fl_records += d->batch->record_count;
-  st->fl_bytes += d->batch->bytes;
-  update_queue_gauges(st);
 }
 
 sd_delivery *flow_dequeue_locked(sd_stage *st, sd_stage ***resume, size_t *resume_count) {

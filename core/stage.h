@@ -122,8 +122,8 @@ struct sd_stage {
   int rejected; /* a producer got SD_BUSY from this queue: resume it below half */
   /* Run-on-caller (SD_PLUGIN_PROCESS_ON_CALLER): an emitter runs process() itself while
    * the stage thread sleeps with nothing queued, instead of waking it (flow.c). */
-  int thread_idle;     /* the stage thread waits for work with none queued */
-  int caller_running;  /* an emitting thread is inside this stage's process() */
+  int thread_idle;      /* the stage thread waits for work with none queued */
+  int caller_running;   /* an emitting thread is inside this stage's process() */
   int waits_for_caller; /* the stage thread woke and waits for that run to end */
   int cmd_start, start_done, cmd_drain, drain_done, cmd_exit;
   sd_result start_result;

@@ -395,7 +395,6 @@ START_TEST(timers_and_wakeups) {
 }
 END_TEST
 
-
 /* ---- SD_PLUGIN_PROCESS_ON_CALLER ------------------------------------------------------ */
 static _Thread_local int processed_here; /* process() ran on this thread */
 static atomic_int inside, overlaps;
@@ -434,11 +433,9 @@ static void caller_tick(void *state) {
   atomic_fetch_add(&caller_ticks, 1);
   leave();
 }
-static const sd_plugin_descriptor caller_sink = {SD_DESCRIPTOR_HEADER,
-                                                 .name = "oncaller",
-                                                 .kind = SD_KIND_SINK,
-                                                 .flags = SD_PLUGIN_PROCESS_ON_CALLER,
-                                                 .process = caller_process};
+static const sd_plugin_descriptor caller_sink = {
+    SD_DESCRIPTOR_HEADER, .name = "oncaller", .kind = SD_KIND_SINK,
+    .flags = SD_PLUGIN_PROCESS_ON_CALLER, .process = caller_process};
 
 static sd_batch *sequenced(sd_stage *st, int producer_id, long long *seq, int n) {
   sd_batch *b = batch_new(st, (size_t)n);
@@ -452,6 +449,13 @@ static sd_batch *sequenced(sd_stage *st, int producer_id, long long *seq, int n)
 }
 
 static sd_stage *started_caller_sink(sd_stage **src) {
+  /* Fresh counters: without CK_FORK (valgrind runs) every test shares this process. */
+  atomic_store(&caller_records, 0);
+  atomic_store(&caller_ticks, 0);
+  atomic_store(&caller_on_caller, 0);
+  atomic_store(&out_of_order, 0);
+  atomic_store(&overlaps, 0);
+  memset(last_seq, 0, sizeof last_seq);
   *src = make_stage("src", &source_desc, 0, ON_FULL_BLOCK);
   sd_stage *sink = make_stage("oncaller", &caller_sink, 1000, ON_FULL_BLOCK);
   stage_connect(*src, sink);
@@ -492,9 +496,8 @@ static void *caller_producer(void *arg) {
   int id = (int)(intptr_t)arg;
   long long seq = 0;
   for (int i = 0; i < CALLER_BATCHES; i++) {
-    ck_assert_int_eq(flow_emit(caller_src, sequenced(caller_src, id, &seq, 2), on_ack,
-                               &caller_acks),
-                     SD_OK);
+    ck_assert_int_eq(
+        flow_emit(caller_src, sequenced(caller_src, id, &seq, 2), on_ack, &caller_acks), SD_OK);
     if (processed_here) atomic_fetch_add(&caller_on_caller, 1);
     processed_here = 0;
   }
