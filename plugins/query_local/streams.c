@@ -142,27 +142,41 @@ static ql_layout *layout_for(ql_stream *s, const sd_record_view *r) {
 
 /* ---- Coercion to column types, as ksqlDB's JSON deserializer does
  * ------------------------------- */
+/* p[0..n) as a C string: in buf when it fits, else on the heap (*heap, freed by the
+ * caller); NULL when out of memory. Text of any length is a number if it reads as one
+ * ("000…42", a long decimal), as ksqlDB's JSON reader takes it. */
+static const char *as_cstr(const char *p, size_t n, char *buf, size_t cap, char **heap) {
+  *heap = NULL;
+  char *dst = buf;
+  if (n >= cap && !(dst = *heap = malloc(n + 1))) return NULL;
+  memcpy(dst, p, n);
+  dst[n] = 0;
+  return dst;
+}
+
 static int parse_i64(const char *p, size_t n, int64_t *out) {
-  char buf[32];
-  if (!n || n >= sizeof buf) return -1;
-  memcpy(buf, p, n);
-  buf[n] = 0;
+  char buf[32], *heap;
+  const char *text = n ? as_cstr(p, n, buf, sizeof buf, &heap) : NULL;
+  if (!text) return -1;
   char *end;
   errno = 0;
-  long long v = strtoll(buf, &end, 10);
-  if (errno || *end || end == buf) return -1;
+  long long v = strtoll(text, &end, 10);
+  int ok = !errno && !*end && end != text;
+  free(heap);
+  if (!ok) return -1;
   *out = v;
   return 0;
 }
 
 static int parse_f64(const char *p, size_t n, double *out) {
-  char buf[64];
-  if (!n || n >= sizeof buf) return -1;
-  memcpy(buf, p, n);
-  buf[n] = 0;
+  char buf[64], *heap;
+  const char *text = n ? as_cstr(p, n, buf, sizeof buf, &heap) : NULL;
+  if (!text) return -1;
   char *end;
-  double d = strtod(buf, &end);
-  if (*end || end == buf) return -1;
+  double d = strtod(text, &end);
+  int ok = !*end && end != text;
+  free(heap);
+  if (!ok) return -1;
   *out = d;
   return 0;
 }
