@@ -14,6 +14,14 @@ typedef struct kc_setting {
   const char *value;
 } kc_setting;
 
+/* The `brokers` key both Kafka plugins take; kc_build reads it as bootstrap.servers. */
+#define KC_BROKERS_KEY                                                                         \
+  {                                                                                            \
+    .name = "brokers", .type = SD_CFG_STRING, .default_value = "127.0.0.1:9092",               \
+    .description =                                                                             \
+        "Kafka bootstrap servers (host:port,...); kafka.bootstrap.servers overrides"           \
+  }
+
 /* Builds a conf from defaults (terminated by name NULL), the stage's `brokers` key as
  * bootstrap.servers and its kafka.* keys. On a bad property: logs why (naming the
  * kafka.<property> key) at the stage and returns NULL. */

@@ -71,11 +71,7 @@ static const kc_setting sk_defaults[] = {
     {NULL, NULL}};
 
 static const sd_config_key sk_keys[] = {
-    {.name = "brokers",
-     .type = SD_CFG_STRING,
-     .default_value = "127.0.0.1:9092",
-     .description =
-         "Kafka bootstrap servers (host:port,...); kafka.bootstrap.servers overrides"},
+    KC_BROKERS_KEY,
     {.name = "topic",
      .type = SD_CFG_STRING,
      .default_value = "smartphone-sensor-data",
