@@ -9,6 +9,7 @@
 #include "source_http.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <jansson.h>
 #include <microhttpd.h>
 #include <netdb.h>
@@ -16,7 +17,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef enum hs_route { ROUTE_PHONE, ROUTE_RECORDS } hs_route;
 
@@ -665,6 +668,25 @@ static void hs_set_port(struct sockaddr_storage *ss, unsigned port) {
     ((struct sockaddr_in *)ss)->sin_port = htons((uint16_t)port);
 }
 
+/* SO_REUSEPORT would also let a second sensord started by mistake on the same port share
+ * it and take half the phones: a plain bind first fails if anyone listens there now. */
+static int hs_port_free(const hs_state *s) {
+  const struct sockaddr *sa = (const struct sockaddr *)&s->addr;
+  in_port_t port = sa->sa_family == AF_INET6 ? ((const struct sockaddr_in6 *)sa)->sin6_port
+                                             : ((const struct sockaddr_in *)sa)->sin_port;
+  if (port == 0) return 1;
+  int fd = socket(sa->sa_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return 1; /* let the real bind report it */
+  int one = 1;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (sa->sa_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  socklen_t len =
+      sa->sa_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  int ok = bind(fd, sa, len) == 0 || errno != EADDRINUSE;
+  close(fd);
+  return ok;
+}
+
 static void hs_stop_daemons(hs_state *s) {
   for (unsigned i = 0; i < s->daemon_count; i++) MHD_stop_daemon(s->daemons[i]);
   free(s->daemons);
@@ -682,6 +704,13 @@ int hs_server_start(hs_state *s) {
    * one awake accepts a whole burst of connections, which left one of two workers with
    * every connection of a benchmark (docs/BENCHMARKS.md). With a socket per worker the
    * kernel hashes each connection to one of them, as nginx's reuseport does. */
+  if (s->threads > 1 && !hs_port_free(s)) {
+    s->host->log(s->stage, SD_LOG_ERROR,
+                 "cannot listen on %s: address in use (another sensord or program listens "
+                 "there)",
+                 s->listen);
+    return -1;
+  }
   s->daemons = calloc(s->threads, sizeof *s->daemons);
   if (!s->daemons) return -1;
   struct sockaddr_storage addr = s->addr;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # source_http `threads`: one listening socket per worker thread on the same port
 # (SO_REUSEPORT, so the kernel spreads connections over the workers), also for an
-# ephemeral port; concurrent pushes over many connections all land, none twice.
+# ephemeral port; concurrent pushes over many connections all land, none twice; a second
+# sensord on the same port is refused rather than sharing it.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/http_lib.sh"
 S=$DATA/sensorlogger
@@ -34,4 +35,25 @@ assert_eq 24 "$(cat "$T_DIR"/code.* | grep -c '^200$')" "concurrent pushes answe
 assert_eq 200 "$(post_json "http://127.0.0.1:$EPH/phone-producer/" "$S/mixed-sensors.json")" "push to the ephemeral port"
 wait_lines "$T_DIR/out.ndjson" $((25 * 9)) 10
 assert_eq $((25 * 9)) "$(wc -l <"$T_DIR/out.ndjson")" "every reading recorded once"
+
+# A second sensord on the same port is refused, not handed half the connections.
+cat >"$T_DIR/second.ini" <<INI
+[sensord]
+plugin_dir = $SENSORD_PLUGIN_DIR
+admin_listen = off
+
+[ingest]
+plugin = source_http
+listen = 127.0.0.1:$PORT
+threads = 2
+
+[out]
+plugin = sink_null
+inputs = ingest
+INI
+rc=0
+timeout $((20 * SD_TIME_SCALE)) "$SENSORD_BIN" -c "$T_DIR/second.ini" >"$T_DIR/second.log" 2>&1 || rc=$?
+[ "$rc" != 0 ] && [ "$rc" != 124 ] || fail "a second sensord on port $PORT exited $rc"
+assert_contains "$(cat "$T_DIR/second.log")" "cannot listen on 127.0.0.1:$PORT: address in use" "second instance's error"
+assert_eq 3 "$(listeners "$PORT")" "the first instance still has its 3 sockets"
 sd_stop "$SD_PID"
