@@ -84,7 +84,7 @@ sleep 0.3
 bodies=("$DATA/sensorlogger/ios-uncalibrated-1s.json" "$DATA/sensorlogger/android-calibrated-1s.json"
   "$DATA/sensorlogger/large-batch-5s.json")
 for f in "${bodies[@]}"; do
-  assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 20 -H 'Content-Type: application/json' \
+  assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' --max-time $((20 * SD_TIME_SCALE)) -H 'Content-Type: application/json' \
     --data-binary @"$f" "http://127.0.0.1:$HTTP/phone-producer/")" "POST $(basename "$f")"
 done
 want=$(python3 -c '

@@ -73,7 +73,7 @@ PY
 done
 acked=()
 for f in "${bodies[@]}"; do
-  code=$(curl -s -o "$T_DIR/reply" -w '%{http_code}' --max-time 20 -H 'Content-Type: application/json' \
+  code=$(curl -s -o "$T_DIR/reply" -w '%{http_code}' --max-time $((20 * SD_TIME_SCALE)) -H 'Content-Type: application/json' \
     --data-binary @"$f" "http://127.0.0.1:$HTTP/phone-producer/")
   assert_eq 200 "$code" "POST $(basename "$f") with ack=delivered"
   # "Tap to Test Pushing" is answered but is not a reading: it may or may not be stored

@@ -53,7 +53,7 @@ body["deviceId"], body["messageId"] = "outage-phone", 4242
 json.dump(body, open(sys.argv[2], "w"))
 PY
 readings=$(python3 -c 'import json,sys; print(len(json.load(open(sys.argv[1]))["payload"]))' "$T_DIR/big.json")
-post() { curl -s -o /dev/null -w '%{http_code}' --max-time 30 -H 'Content-Type: application/json' \
+post() { curl -s -o /dev/null -w '%{http_code}' --max-time $((30 * SD_TIME_SCALE)) -H 'Content-Type: application/json' \
   --data-binary @"$1" "$URL"; }
 # The producer learns the partitions first, so the batch waits on them and times out.
 assert_eq 200 "$(post "$DATA/sensorlogger/ios-uncalibrated-1s.json")" "a batch while the broker is up"

@@ -66,7 +66,7 @@ kcat_read "$T_DIR/topic.jsonl"
 python3 "$(dirname "$0")/check_topic.py" "$T_DIR/topic.jsonl" --unordered "${args[@]}" ||
   fail "an acknowledged reading is missing from the topic"
 
-post() { curl -s -o /dev/null -w '%{http_code}' --max-time 20 -H 'Content-Type: application/json' \
+post() { curl -s -o /dev/null -w '%{http_code}' --max-time $((20 * SD_TIME_SCALE)) -H 'Content-Type: application/json' \
   --data-binary @"$1" "$URL"; }
 python3 - "$DATA/sensorlogger/ios-uncalibrated-1s.json" "$T_DIR" <<'PY'
 import json, sys
