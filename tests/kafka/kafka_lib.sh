@@ -90,3 +90,23 @@ count_lines() {
 log_has() {
   sed 's/\\"/"/g' "$1" | grep -qF -- "$2"
 }
+
+# ingest_node_ini FILE ADMIN_PORT HTTP_PORT: an ingest node's [sensord], [ingest] (ack =
+# delivered) and [kafka] (to the mock broker) sections; callers append their own keys.
+ingest_node_ini() {
+  cat >"$1" <<INI
+[sensord]
+plugin_dir = $SENSORD_PLUGIN_DIR
+admin_listen = 127.0.0.1:$2
+
+[ingest]
+plugin = source_http
+listen = 127.0.0.1:$3
+ack = delivered
+
+[kafka]
+plugin = sink_kafka
+inputs = ingest
+brokers = $MB_BOOTSTRAP
+INI
+}

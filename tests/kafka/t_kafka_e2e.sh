@@ -12,21 +12,7 @@ mb_start -b 1 -t "$KAFKA_TOPIC:4"
 HTTP=$(free_port) API=$(free_port) SSE=$(free_port)
 A1=$(free_port) A2=$(free_port) A3=$(free_port)
 QUERY="SELECT deviceId, time, values_x, values_y, values_z FROM smartphone_sensor_stream WHERE name = 'accelerometeruncalibrated' EMIT CHANGES"
-cat >"$T_DIR/ingest.ini" <<INI
-[sensord]
-plugin_dir = $SENSORD_PLUGIN_DIR
-admin_listen = 127.0.0.1:$A1
-
-[ingest]
-plugin = source_http
-listen = 127.0.0.1:$HTTP
-ack = delivered
-
-[kafka]
-plugin = sink_kafka
-inputs = ingest
-brokers = $MB_BOOTSTRAP
-INI
+ingest_node_ini "$T_DIR/ingest.ini" "$A1" "$HTTP"
 cat >"$T_DIR/query.ini" <<INI
 [sensord]
 plugin_dir = $SENSORD_PLUGIN_DIR

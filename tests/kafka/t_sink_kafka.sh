@@ -32,20 +32,8 @@ sed -i -e '/linger.ms = soon/d' -e 's/^kafka.no.such.property = 1$/kafka.acks = 
 out=$("$SENSORD_BIN" -c "$T_DIR/bad.ini" -t 2>&1) && fail "sensord -t accepted acks=1 with idempotence"
 assert_contains "$out" "key \"kafka.acks\"" "cross-property conflict blamed on kafka.acks"
 
-cat >"$T_DIR/p.ini" <<INI
-[sensord]
-plugin_dir = $SENSORD_PLUGIN_DIR
-admin_listen = 127.0.0.1:$ADMIN
-
-[ingest]
-plugin = source_http
-listen = 127.0.0.1:$HTTP
-ack = delivered
-
-[kafka]
-plugin = sink_kafka
-inputs = ingest
-brokers = $MB_BOOTSTRAP
+ingest_node_ini "$T_DIR/p.ini" "$ADMIN" "$HTTP"
+cat >>"$T_DIR/p.ini" <<INI
 
 [seen]
 plugin = sink_stdout

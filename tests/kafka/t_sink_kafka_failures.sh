@@ -10,20 +10,8 @@ need_plugins source_http sink_kafka
 mb_start -b 1 -t "$KAFKA_TOPIC:2"
 HTTP=$(free_port) ADMIN=$(free_port)
 write_ini() { # FILE TOPIC
-  cat >"$1" <<INI
-[sensord]
-plugin_dir = $SENSORD_PLUGIN_DIR
-admin_listen = 127.0.0.1:$ADMIN
-
-[ingest]
-plugin = source_http
-listen = 127.0.0.1:$HTTP
-ack = delivered
-
-[kafka]
-plugin = sink_kafka
-inputs = ingest
-brokers = $MB_BOOTSTRAP
+  ingest_node_ini "$1" "$ADMIN" "$HTTP"
+  cat >>"$1" <<INI
 topic = $2
 kafka.message.timeout.ms = 1500
 kafka.reconnect.backoff.max.ms = 300

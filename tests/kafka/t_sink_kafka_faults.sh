@@ -13,20 +13,8 @@ need_plugins source_http sink_kafka
 # (the mock keeps about 5 MB per partition: the load stays well below that)
 mb_start -b 1 -t "$KAFKA_TOPIC:4"
 HTTP=$(free_port) ADMIN=$(free_port)
-cat >"$T_DIR/p.ini" <<INI
-[sensord]
-plugin_dir = $SENSORD_PLUGIN_DIR
-admin_listen = 127.0.0.1:$ADMIN
-
-[ingest]
-plugin = source_http
-listen = 127.0.0.1:$HTTP
-ack = delivered
-
-[kafka]
-plugin = sink_kafka
-inputs = ingest
-brokers = $MB_BOOTSTRAP
+ingest_node_ini "$T_DIR/p.ini" "$ADMIN" "$HTTP"
+cat >>"$T_DIR/p.ini" <<INI
 ; fail a batch after 2 s without a broker (phones then get 503 and resend)
 kafka.message.timeout.ms = 2000
 kafka.reconnect.backoff.max.ms = 300
