@@ -20,19 +20,25 @@ struct batch_chunk {
 #define RECORD_OVERHEAD 16
 #define FIELD_OVERHEAD  16
 
-static char *arena_copy(sd_batch *b, const char *src, size_t len) {
+/* A new chunk with room for len + 1 bytes. Chunks double up to 1 MiB so big batches need
+ * few allocations. */
+static __attribute__((noinline)) batch_chunk *arena_grow(sd_batch *b, size_t len) {
   batch_chunk *c = b->chunks;
-  if (!c || c->size - c->used < len + 1) {
-    /* Chunks double up to 1 MiB so big batches need few allocations. */
-    size_t size = CHUNK_MIN;
-    if (c) size = c->size >= (1u << 20) ? c->size : c->size * 2;
-    if (size < len + 1) size = len + 1;
-    c = xmalloc(sizeof *c + size);
-    c->size = size;
-    c->used = 0;
-    c->next = b->chunks;
-    b->chunks = c;
-  }
+  size_t size = CHUNK_MIN;
+  if (c) size = c->size >= (1u << 20) ? c->size : c->size * 2;
+  if (size < len + 1) size = len + 1;
+  c = xmalloc(sizeof *c + size);
+  c->size = size;
+  c->used = 0;
+  c->next = b->chunks;
+  b->chunks = c;
+  return c;
+}
+
+/* Called for every field name and string value: the common case stays inline. */
+static inline char *arena_copy(sd_batch *b, const char *src, size_t len) {
+  batch_chunk *c = b->chunks;
+  if (__builtin_expect(!c || c->size - c->used < len + 1, 0)) c = arena_grow(b, len);
   char *dst = c->data + c->used;
   if (len) memcpy(dst, src, len);
   dst[len] = '\0';
@@ -71,6 +77,13 @@ static int frozen(const sd_batch *b) {
 sd_result batch_record_begin(sd_batch *b, int64_t ts, const char *key, size_t key_len) {
   if (!b || frozen(b)) return SD_ERR;
   util_grow((void **)&b->records, &b->record_cap, b->record_count + 1, sizeof *b->records);
+  /* Records of a batch mostly have the same fields: once the first is done, room for as
+   * many per record as the batch was sized for, instead of doubling (and copying) up. */
+  if (b->record_count == 1 && b->field_count > 0) {
+    size_t want = b->record_cap * b->field_count;
+    if (want > b->field_cap && want <= ((size_t)1 << 20))
+      util_grow((void **)&b->fields, &b->field_cap, want, sizeof *b->fields);
+  }
   batch_record *r = &b->records[b->record_count++];
   r->timestamp_ns = ts;
   r->key = key ? arena_copy(b, key, key_len) : NULL;
@@ -85,11 +98,10 @@ sd_result batch_field(sd_batch *b, const char *name, size_t name_len, const sd_v
   if (!b || frozen(b) || b->record_count == 0 || !name || !v) return SD_ERR;
   if (v->type > SD_STRING || (v->type == SD_STRING && !v->as.s.ptr && v->as.s.len))
     return SD_ERR;
-  util_grow((void **)&b->fields, &b->field_cap, b->field_count + 1, sizeof *b->fields);
+  if (b->field_count == b->field_cap)
+    util_grow((void **)&b->fields, &b->field_cap, b->field_count + 1, sizeof *b->fields);
   sd_field *f = &b->fields[b->field_count++];
-  memset(f, 0, sizeof *f);
-  f->name = arena_copy(b, name, name_len);
-  f->name_len = name_len;
+  *f = (sd_field){.name = arena_copy(b, name, name_len), .name_len = name_len};
   f->value.type = v->type;
   switch (v->type) {
   case SD_BOOL:
