@@ -78,10 +78,11 @@ sd_result batch_record_begin(sd_batch *b, int64_t ts, const char *key, size_t ke
   if (!b || frozen(b)) return SD_ERR;
   util_grow((void **)&b->records, &b->record_cap, b->record_count + 1, sizeof *b->records);
   /* Records of a batch mostly have the same fields: once the first is done, room for as
-   * many per record as the batch was sized for, instead of doubling (and copying) up. */
+   * many per record as the batch was sized for, instead of doubling (and copying) up. The
+   * size is a producer's hint, not a promise, so this stops at 64 Ki fields (2.5 MiB). */
   if (b->record_count == 1 && b->field_count > 0) {
     size_t want = b->record_cap * b->field_count;
-    if (want > b->field_cap && want <= ((size_t)1 << 20))
+    if (want > b->field_cap && want <= ((size_t)1 << 16))
       util_grow((void **)&b->fields, &b->field_cap, want, sizeof *b->fields);
   }
   batch_record *r = &b->records[b->record_count++];
