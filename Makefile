@@ -45,6 +45,14 @@ CORE_LIBS := -lmicrohttpd -ljansson -linih -ldl -lpthread -lm
 CORE_SRCS := $(filter-out core/main.c,$(wildcard core/*.c))
 CORE_OBJS := $(CORE_SRCS:%.c=$(BUILD)/obj/%.o)
 
+# lib/: the shared layer below the plugins (net, the HTTP front end, ...). Not part of the
+# ABI: one position-independent static archive linked into the core and into every plugin
+# that uses it; plugins see it as -Ilib.
+SHARED_SRCS := $(wildcard lib/*/*.c)
+SHARED_OBJS := $(SHARED_SRCS:%.c=$(BUILD)/pobj/%.o)
+SHARED_LIB  := $(BUILD)/libsensordshared.a
+CFLAGS      += -Ilib
+
 ASSET_DEPS :=
 PLUGINS := $(notdir $(patsubst %/,%,$(dir $(wildcard plugins/*/plugin.mk))))
 -include $(wildcard plugins/*/plugin.mk)
@@ -74,14 +82,19 @@ $(BUILD)/libsensordcore.a: $(CORE_OBJS)
 	$(say) AR $@
 	$(Q)ar rcs $@ $^
 
-$(BUILD)/sensord: $(BUILD)/obj/core/main.o $(BUILD)/libsensordcore.a
+$(SHARED_LIB): $(SHARED_OBJS)
+	@mkdir -p $(dir $@)
+	$(say) AR $@
+	$(Q)rm -f $@ && ar rcs $@ $^
+
+$(BUILD)/sensord: $(BUILD)/obj/core/main.o $(BUILD)/libsensordcore.a $(SHARED_LIB)
 	$(say) LD $@
 	$(Q)$(CC) $(LDFLAGS) -o $@ $^ $(CORE_LIBS)
 
 # One shared object per plugin folder; <name>_SRCS/<name>_LIBS come from its plugin.mk.
 define PLUGIN_RULE
 $(1)_SRCS ?= $$(wildcard plugins/$(1)/*.c)
-$(BUILD)/plugins/$(1).so: $$($(1)_SRCS:%.c=$(BUILD)/pobj/%.o)
+$(BUILD)/plugins/$(1).so: $$($(1)_SRCS:%.c=$(BUILD)/pobj/%.o) $(SHARED_LIB)
 	@mkdir -p $$(dir $$@)
 	$$(say) LD $$@
 	$$(Q)$$(CC) $$(LDFLAGS) $$(PLUGIN_LDFLAGS) -o $$@ $$^ $$($(1)_LIBS)
@@ -100,7 +113,7 @@ UNIT_TESTS :=
 -include $(wildcard tests/*/test.mk)
 
 define UNIT_RULE
-$(BUILD)/tests/$(1): $$($(1)_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/libsensordcore.a
+$(BUILD)/tests/$(1): $$($(1)_SRCS:%.c=$(BUILD)/obj/%.o) $(BUILD)/libsensordcore.a $(SHARED_LIB)
 	@mkdir -p $$(dir $$@)
 	$$(say) LD $$@
 	$$(Q)$$(CC) $$(LDFLAGS) -o $$@ $$^ $$($(1)_LIBS) $(CORE_LIBS) $$(shell pkg-config --libs check)

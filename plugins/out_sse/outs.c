@@ -5,8 +5,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include "../source_http/lan_url.h"
-#include "../source_http/listen_addr.h"
+#include "net/lan_url.h"
+#include "net/listen_addr.h"
 #include "outs.h"
 #include "web.h"
 

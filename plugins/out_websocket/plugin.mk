@@ -1,8 +1,8 @@
 # out_websocket: the same routes as out_sse over WebSocket. The hub, routing and stage glue
-# are compiled from plugins/out_sse/ (and the LAN-address helper from plugins/source_http/);
+# are compiled from plugins/out_sse/;
 # only ws.c is its own. The dashboard is out_sse's.
 out_websocket_SRCS := plugins/out_sse/hub.c plugins/out_sse/rowjson.c plugins/out_sse/outs.c \
-  plugins/out_sse/web.c plugins/out_sse/pump.c plugins/source_http/lan_url.c plugins/source_http/listen_addr.c \
+  plugins/out_sse/web.c plugins/out_sse/pump.c \
   plugins/out_websocket/ws.c
 out_websocket_LIBS := -lmicrohttpd -ljansson -lwslay -lnettle -lpthread -lm
 

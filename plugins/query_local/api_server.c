@@ -2,7 +2,7 @@
  * and hands it to the HTTP/2 transport (connection preface) or to libmicrohttpd (anything
  * else), plus the watch thread that frees ended queries and notices vanished clients. */
 #include "api_server.h"
-#include "../source_http/listen_addr.h"
+#include "net/listen_addr.h"
 
 #include <errno.h>
 #include <fcntl.h>

@@ -1,7 +1,7 @@
 /* query_local as a pipeline stage: its config table, `sensord -t` validation of every SQL
  * statement, feeding each record to the engine, and publishing the rows of the named
  * queries (query.<name>) downstream as one schema-tagged batch per query per input batch. */
-#include "../source_http/listen_addr.h"
+#include "net/listen_addr.h"
 #include "api_server.h"
 #include "engine.h"
 

@@ -12,7 +12,8 @@
 typedef struct ql_arena_chunk ql_arena_chunk;
 typedef struct ql_arena {
   ql_arena_chunk *head; /* current chunk (most recent) */
-  ql_arena_chunk *full; /* chunks already filled, kept for reset */
+  ql_arena_chunk *full;  /* filled chunks still holding live allocations */
+  ql_arena_chunk *spare; /* chunks a reset emptied, reused before malloc */
 } ql_arena;
 
 void ql_arena_init(ql_arena *a);

@@ -17,27 +17,27 @@ struct ql_arena_chunk {
 };
 
 void ql_arena_init(ql_arena *a) {
-  a->head = a->full = NULL;
+  a->head = a->full = a->spare = NULL;
 }
 
+/* Only chunks on the spare list may be handed out again: the full list still holds
+ * statements, tokens and plans that are alive until the next reset. */
 void *ql_arena_alloc(ql_arena *a, size_t n) {
   n = (n + 15u) & ~(size_t)15u;
   ql_arena_chunk *c = a->head;
   if (!c || c->cap - c->used < n) {
-    /* Reuse a filled chunk after a reset when it is large enough. */
-    ql_arena_chunk **pp = &a->full;
+    ql_arena_chunk **pp = &a->spare;
     while (*pp && (*pp)->cap < n) pp = &(*pp)->next;
     if (*pp) {
       c = *pp;
       *pp = c->next;
-      c->used = 0;
     } else {
       size_t cap = n > 4096 ? n : 4096;
       c = malloc(sizeof(*c) + cap);
       if (!c) return NULL;
       c->cap = cap;
-      c->used = 0;
     }
+    c->used = 0;
     if (a->head) {
       a->head->next = a->full;
       a->full = a->head;
@@ -60,21 +60,28 @@ char *ql_arena_strndup(ql_arena *a, const char *s, size_t n) {
 }
 
 void ql_arena_reset(ql_arena *a) {
-  if (a->head) {
-    a->head->used = 0;
+  if (a->head) a->head->used = 0;
+  while (a->full) {
+    ql_arena_chunk *c = a->full;
+    a->full = c->next;
+    c->next = a->spare;
+    a->spare = c;
   }
-  for (ql_arena_chunk *c = a->full; c; c = c->next) c->used = 0;
 }
 
-void ql_arena_free(ql_arena *a) {
-  ql_arena_chunk *c = a->full;
+static void free_chunks(ql_arena_chunk *c) {
   while (c) {
     ql_arena_chunk *n = c->next;
     free(c);
     c = n;
   }
+}
+
+void ql_arena_free(ql_arena *a) {
+  free_chunks(a->full);
+  free_chunks(a->spare);
   free(a->head);
-  a->head = a->full = NULL;
+  a->head = a->full = a->spare = NULL;
 }
 
 /* ---- Types and errors ------------------------------------------------------------------- */

@@ -2,7 +2,7 @@
  * Phones running Sensor Logger POST batches here; each request becomes one batch
  * (accepted or refused whole). The HTTP side lives in server.c. */
 #include "headers.h"
-#include "listen_addr.h"
+#include "net/listen_addr.h"
 #include "source_http.h"
 
 #include <stdio.h>

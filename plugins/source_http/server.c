@@ -5,7 +5,7 @@
 #include "body.h"
 #include "headers.h"
 #include "ingest_fast.h"
-#include "lan_url.h"
+#include "net/lan_url.h"
 #include "source_http.h"
 
 #include <arpa/inet.h>

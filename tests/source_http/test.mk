@@ -12,8 +12,7 @@ test_source_http_fast_LIBS := -ljansson -lsimdjson -lstdc++
 test_source_http_body_SRCS := tests/source_http/test_body.c plugins/source_http/body.c
 test_source_http_body_LIBS := -lz
 test_source_http_rules_SRCS := tests/source_http/test_rules.c plugins/source_http/auth.c \
-  plugins/source_http/headers.c plugins/source_http/lan_url.c \
-  plugins/source_http/listen_addr.c
+  plugins/source_http/headers.c
 test_source_http_rules_LIBS :=
 
 # The server itself on loopback, with a small host table, out of memory on demand.

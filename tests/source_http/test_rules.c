@@ -3,8 +3,8 @@
  * origins, listen syntax and the LAN address printed for a wildcard bind. */
 #include "../../plugins/source_http/auth.h"
 #include "../../plugins/source_http/headers.h"
-#include "../../plugins/source_http/lan_url.h"
-#include "../../plugins/source_http/listen_addr.h"
+#include "net/lan_url.h"
+#include "net/listen_addr.h"
 
 #include <arpa/inet.h>
 #include <check.h>

@@ -4,7 +4,7 @@
  * allocated is closed and counted as "closed". The real server runs on loopback with a
  * small host table; json_dumps, asprintf and calloc are wrapped at link time
  * (-Wl,--wrap=...) so that the test can make them fail. */
-#include "../../plugins/source_http/listen_addr.h"
+#include "net/listen_addr.h"
 #include "../../plugins/source_http/source_http.h"
 
 #include <arpa/inet.h>
