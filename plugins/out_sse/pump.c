@@ -50,9 +50,15 @@ struct pump_conn {
   int wire;
   const pump_conn_ops *ops;
   void *user;
+  /* Who may still touch pc: one reference for its owner (the thread that made it until
+   * pump_conn_start hands it over, then the loop; dropped by pump_finish) and one while it is
+   * on th->ready. The last one frees it, so a wake racing with the end of the connection
+   * never writes to freed memory. */
+  atomic_uint refs;
   atomic_int queued; /* on th->ready */
   atomic_int kill;   /* hub: stalled past its queue */
-  int dead;          /* finished: freed when popped from th->ready */
+  int adopted;       /* loop thread: registered with epoll and on th->all */
+  int dead;          /* finished: nothing but the last unref may touch it */
   int ending;        /* the hub ended the stream */
   int end_called;    /* ops->stream_end ran (it kept the connection for a goodbye) */
   pump_conn *next_ready;
@@ -73,8 +79,16 @@ static void pump_kick(pump_thread *th) {
   (void)w; /* a full eventfd counter still wakes the loop */
 }
 
+static void pump_conn_unref(pump_conn *pc) {
+  if (atomic_fetch_sub(&pc->refs, 1) == 1) free(pc);
+}
+
+/* The caller holds a reference or the topic lock of a client still attached to pc (the hub
+ * calls it only then), so pc is alive here; the stack's own reference is taken before pc
+ * is visible to the loop, which may service, finish and unref it at once. */
 void pump_conn_wake(pump_conn *pc) {
   if (atomic_exchange(&pc->queued, 1)) return;
+  atomic_fetch_add(&pc->refs, 1);
   pump_thread *th = pc->th;
   pump_conn *head = atomic_load(&th->ready);
   do pc->next_ready = head;
@@ -103,6 +117,7 @@ pump_conn *pump_conn_new(pump *p, int fd, pump_wire wire, const pump_conn_ops *o
   pc->wire = wire;
   pc->ops = ops;
   pc->user = user;
+  atomic_init(&pc->refs, 1);
   return pc;
 }
 
@@ -118,8 +133,18 @@ int pump_conn_mid_write(const pump_conn *pc) {
 
 static void pump_finish(pump_conn *pc, int clean);
 
+/* Hands pc to its loop thread, which registers the socket and services it (pump_adopt).
+ * Registering here instead let the loop see the peer's hang-up, finish and free pc before
+ * this thread had woken it: the caller must not touch pc once it is on the adopt list, and
+ * it does not. */
 void pump_conn_start(pump_conn *pc) {
   pump_thread *th = pc->th;
+  /* Every write is a whole batch of events that should leave now: whatever libmicrohttpd
+   * left set (it corks while it writes headers), Nagle would hold a write back until the
+   * peer acknowledged the previous one, which a delayed ACK makes tens of milliseconds. */
+  int one = 1, zero = 0;
+  setsockopt(pc->fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
+  setsockopt(pc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
   pthread_mutex_lock(&th->adopt_lock);
   int closed = th->closed;
   if (!closed) {
@@ -133,36 +158,28 @@ void pump_conn_start(pump_conn *pc) {
     pump_finish(pc, 0);
     return;
   }
-  /* Every write is a whole batch of events that should leave now: whatever libmicrohttpd
-   * left set (it corks while it writes headers), Nagle would hold a write back until the
-   * peer acknowledged the previous one, which a delayed ACK makes tens of milliseconds. */
-  int one = 1, zero = 0;
-  setsockopt(pc->fd, IPPROTO_TCP, TCP_CORK, &zero, sizeof zero);
-  setsockopt(pc->fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof one);
-  struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLRDHUP, .data.ptr = pc};
-  epoll_ctl(th->epfd, EPOLL_CTL_ADD, pc->fd, &ev);
-  pump_conn_wake(pc);
+  pump_kick(th); /* th outlives every connection; pc may already be gone */
 }
 
 /* Ends the connection: detaches it from the hub first, so no hub callback can reach pc
- * once it is gone; after that only this thread can still have it on th->ready. */
+ * once it is gone; a wake already on th->ready holds its own reference. */
 static void pump_finish(pump_conn *pc, int clean) {
   pump_thread *th = pc->th;
   if (pc->client) hub_client_set_transport(pc->client, NULL, NULL);
-  epoll_ctl(th->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
-  if (pc->prev)
-    pc->prev->next = pc->next;
-  else if (th->all == pc)
-    th->all = pc->next;
-  if (pc->next) pc->next->prev = pc->prev;
-  pc->prev = pc->next = NULL;
+  if (pc->adopted) {
+    epoll_ctl(th->epfd, EPOLL_CTL_DEL, pc->fd, NULL);
+    if (pc->prev)
+      pc->prev->next = pc->next;
+    else if (th->all == pc)
+      th->all = pc->next;
+    if (pc->next) pc->next->prev = pc->prev;
+    pc->prev = pc->next = NULL;
+  }
   pc->ops->finish(pc, pc->user, clean);
   free(pc->pending);
   pc->pending = NULL;
-  if (atomic_load(&pc->queued))
-    pc->dead = 1;
-  else
-    free(pc);
+  pc->dead = 1;
+  pump_conn_unref(pc);
 }
 
 /* Writes buf; keeps what the socket refused. 0 all written, 1 blocked, -1 error. */
@@ -290,7 +307,10 @@ static void pump_service(pump_conn *pc, uint32_t events) {
   pump_conn_wake(pc); /* more to send: after the others had their turn */
 }
 
-static void pump_adopt(pump_thread *th) {
+/* Takes the started connections onto th->all. live (the loop thread): registers each
+ * socket with epoll and wakes it, from the thread that may finish it. Edge-triggered, a
+ * socket already readable or hung up is reported by the next epoll_wait. */
+static void pump_adopt(pump_thread *th, int live) {
   pthread_mutex_lock(&th->adopt_lock);
   pump_conn *list = th->adopt;
   th->adopt = NULL;
@@ -302,6 +322,15 @@ static void pump_adopt(pump_thread *th) {
     pc->next = th->all;
     if (th->all) th->all->prev = pc;
     th->all = pc;
+    pc->adopted = 1;
+    if (!live) continue;
+    struct epoll_event ev = {.events = EPOLLIN | EPOLLOUT | EPOLLET | EPOLLRDHUP,
+                             .data.ptr = pc};
+    if (epoll_ctl(th->epfd, EPOLL_CTL_ADD, pc->fd, &ev) != 0) {
+      pump_finish(pc, 0); /* ENOMEM/ENOSPC (max_user_watches): nothing would report it */
+      continue;
+    }
+    pump_conn_wake(pc);
   }
 }
 
@@ -333,9 +362,10 @@ static void *pump_loop(void *arg) {
         ssize_t r = read(th->evfd, &v, sizeof v);
         (void)r;
       }
-    /* Taken before adopting: whatever is on either was queued for adoption first. */
+    pump_adopt(th, 1); /* first: their wakes are then served this round */
     pump_conn *list = pump_take_ready(th);
-    pump_adopt(th);
+    /* Every pc here is alive: pump_finish removes the socket from the set before it drops
+     * the owner's reference, and only the event's own pc can be finished by its service. */
     for (int i = 0; i < n; i++) {
       pump_conn *pc = evs[i].data.ptr;
       if (pc && !pc->dead) pump_service(pc, evs[i].events);
@@ -343,12 +373,10 @@ static void *pump_loop(void *arg) {
     while (list) {
       pump_conn *pc = list;
       list = pc->next_ready;
-      if (pc->dead) {
-        free(pc);
-        continue;
-      }
       atomic_store(&pc->queued, 0);
-      pump_service(pc, 0);
+      /* Not adopted yet: a hub wake before pump_conn_start; adoption services it. */
+      if (!pc->dead && pc->adopted) pump_service(pc, 0);
+      pump_conn_unref(pc);
     }
     int64_t now = pump_now();
     if (now >= th->next_tick) {
@@ -415,16 +443,14 @@ void pump_stop(pump *p) {
     pthread_mutex_lock(&th->adopt_lock);
     th->closed = 1;
     pthread_mutex_unlock(&th->adopt_lock);
-    pump_adopt(th);
+    pump_adopt(th, 0);
     while (th->all) pump_finish(th->all, 0);
     pump_conn *list = atomic_exchange(&th->ready, NULL);
     while (list) {
       pump_conn *pc = list;
       list = pc->next_ready;
-      if (pc->dead)
-        free(pc);
-      else
-        atomic_store(&pc->queued, 0);
+      atomic_store(&pc->queued, 0);
+      pump_conn_unref(pc);
     }
   }
 }

@@ -44,9 +44,14 @@ void pump_free(pump *p);
  * hub_client_set_transport) before pump_conn_start. NULL when out of memory. */
 pump_conn *pump_conn_new(pump *p, int fd, pump_wire wire, const pump_conn_ops *ops, void *user);
 void pump_conn_set_client(pump_conn *pc, hub_client *client);
-/* Registers the socket and services it soon. From any thread, once. */
+/* Hands the connection to its loop thread, which registers the socket and services it.
+ * From any thread, once; pc belongs to the loop from then on and may be finished and freed
+ * before this returns, so the caller must not touch it (nor anything ops->finish frees)
+ * afterwards. */
 void pump_conn_start(pump_conn *pc);
-/* Services it soon (e.g. the transport queued a control frame). Any thread. */
+/* Services it soon (e.g. the transport queued a control frame). Any thread that knows pc is
+ * alive: the loop thread, or a hub callback (pc still attached as the client's transport). A
+ * wake before pump_conn_start is kept until the loop adopts pc. */
 void pump_conn_wake(pump_conn *pc);
 int pump_conn_fd(const pump_conn *pc);
 /* 1 while part of a write is still waiting for the socket (ending now cuts a chunk short).
