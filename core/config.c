@@ -61,17 +61,24 @@ const sd_config_key cfg_daemon_keys[] = {
     {.name = "admin_listen",
      .type = SD_CFG_STRING,
      .default_value = "127.0.0.1:9180",
-     .description = "HOST:PORT of the admin HTTP server (/metrics, /healthz, /stages); off "
-                    "disables it"},
+     .description = "HOST:PORT of the admin HTTP server (/metrics, /healthz, /stages); port "
+                    "0 = a free one; off disables it"},
     {.name = "grace",
      .type = SD_CFG_DURATION,
      .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
      .default_value = "10s",
      .min = 0,
      .max = 600e9,
-     .description = "on SIGTERM, how long stages may drain queued records before what is "
-                    "left is dropped and counted"},
+     .description = "on SIGTERM (and before a SIGHUP reload re-executes), how long stages "
+                    "may drain queued records before what is left is dropped and counted"},
     {.name = NULL}};
+
+int cfg_is_listen_key(const sd_config_key *key) {
+  static const char suffix[] = "_listen";
+  if (!key || !key->name || key->type != SD_CFG_STRING) return 0;
+  size_t n = strlen(key->name), k = sizeof suffix - 1;
+  return strcmp(key->name, "listen") == 0 || (n > k && strcmp(key->name + n - k, suffix) == 0);
+}
 
 /* ---- Values ------------------------------------------------------------------------ */
 

@@ -41,6 +41,11 @@ extern const sd_config_key cfg_core_stage_keys[];
 /* Keys of the [sensord] section. */
 extern const sd_config_key cfg_daemon_keys[];
 
+/* Whether a key holds a listen address the core checks for collisions (sensord -t): a
+ * STRING key named "listen" or ending in "_listen" ("admin_listen", "api_listen"). The one
+ * place this convention lives; docs/ABI.md ("Conventions") states it for plugin authors. */
+int cfg_is_listen_key(const sd_config_key *key);
+
 /* Typed values of one section, checked against one or two key tables. */
 typedef struct cfg_values cfg_values;
 

@@ -75,6 +75,7 @@ static int check_or_run(const char *config, const char *plugin_dir, int check_on
   sd_errors_free(errs);
   metrics_reset();
   log_shutdown();
+  if (code == RUNTIME_REEXEC) code = runtime_reexec();
   return code;
 }
 
@@ -90,6 +91,7 @@ int main(int argc, char **argv) {
                                           {"version", no_argument, NULL, 'V'},
                                           {"help", no_argument, NULL, 'h'},
                                           {NULL, 0, NULL, 0}};
+  runtime_set_argv(argc, argv);
   const char *config = NULL, *plugin_dir = NULL, *info_name = NULL;
   int check = 0, list = 0, core = 0;
   info_format format = INFO_TEXT;

@@ -5,10 +5,15 @@
 
 #include "host.h"
 #include "metrics.h"
+#include "net/listen_addr.h"
 #include "util.h"
 
+#include <errno.h>
+#include <netinet/in.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 char *pipeline_plugin_dir(const cfg_values *daemon_values, const char *override) {
   if (override && *override) return xstrdup(override);
@@ -231,6 +236,202 @@ static void order_stages(pipeline *pl) {
   free(ordered);
 }
 
+/* ---- Listen addresses: every port the file asks for, checked before anything binds ---- */
+
+typedef struct listener {
+  char *who; /* `[sensord]` or `stage "x" (plugin)` */
+  const char *key;
+  const char *value;
+  int line; /* of the key, or of the section header when the default applies */
+  int is_default;
+  struct sockaddr_storage addr;
+} listener;
+
+/* "p.ini:7" or "p.ini" (no line: a default with no section to point at). */
+static char *where(const char *path, int line) {
+  return line > 0 ? xasprintf("%s:%d", path, line) : xstrdup(path);
+}
+
+static char *describe(const char *path, const listener *l) {
+  char *at = where(path, l->line);
+  char *text = xasprintf("%s key \"%s\" = %s (%s%s)", l->who, l->key, l->value, at,
+                         l->is_default ? ", the default" : "");
+  free(at);
+  return text;
+}
+
+/* admin_listen is opened by the core itself (admin.c), which needs a host: check it the
+ * way admin_start() will read it, so -t and the start agree. */
+static int check_admin_listen(const pipeline *pl, listener *out, sd_errors *errs) {
+  if (strcmp(pl->admin_listen, "off") == 0) return 0;
+  const cfg_values *v = pl->daemon_values;
+  int line = cfg_line(v, "admin_listen");
+  char *at = where(pl->file->path, line);
+  char why[200];
+  socklen_t len;
+  const char *a = pl->admin_listen;
+  int rc = la_parse_listen(a, &out->addr, &len, why, sizeof why);
+  if (rc == 0 && (a[0] == ':' || strncmp(a, "*:", 2) == 0 || strncmp(a, "[]:", 3) == 0)) {
+    snprintf(why, sizeof why, "needs a host (0.0.0.0 for every interface, but keep it local)");
+    rc = -1;
+  }
+  if (rc != 0) {
+    sd_errors_add(errs,
+                  "%s: [sensord]: key \"admin_listen\": \"%s\": %s: use HOST:PORT such as "
+                  "127.0.0.1:9180, or off",
+                  at, a, why);
+    free(at);
+    return 0;
+  }
+  free(at);
+  out->who = xstrdup("[sensord]");
+  out->key = "admin_listen";
+  out->value = pl->admin_listen;
+  out->line = line;
+  out->is_default = !cfg_is_set(v, "admin_listen");
+  return 1;
+}
+
+/* Every listen key of every stage whose keys are valid, parsed; a value that does not parse
+ * is left to the plugin's validate(), which words it (each listener plugin does). */
+static void collect_stage_listeners(const pipeline *pl, listener **list, size_t *count,
+                                    size_t *cap) {
+  for (size_t i = 0; i < pl->stage_count; i++) {
+    sd_stage *st = pl->stages[i];
+    if (!st->config_ok || !st->desc->config_keys) continue;
+    for (const sd_config_key *k = st->desc->config_keys; k->name; k++) {
+      if (!cfg_is_listen_key(k)) continue;
+      const char *value = cfg_get_string(st->values, k->name);
+      if (!value || !*value || strcmp(value, "off") == 0) continue;
+      listener l = {.key = k->name, .value = value};
+      char why[200];
+      socklen_t len;
+      if (la_parse_listen(value, &l.addr, &len, why, sizeof why) != 0) continue;
+      l.who = xasprintf("stage \"%s\" (%s)", st->name, st->plugin->name);
+      l.line = cfg_line(st->values, k->name);
+      l.is_default = !cfg_is_set(st->values, k->name);
+      util_grow((void **)list, cap, *count + 1, sizeof **list);
+      (*list)[(*count)++] = l;
+    }
+  }
+}
+
+static int compare_line(const void *a, const void *b) {
+  const listener *x = a, *y = b;
+  return (x->line > y->line) - (x->line < y->line);
+}
+
+/* Two listeners that could not both bind are an error at the later one, naming both. */
+static void check_listeners(pipeline *pl, sd_errors *errs) {
+  listener *list = NULL;
+  size_t count = 0, cap = 0;
+  util_grow((void **)&list, &cap, 1, sizeof *list);
+  if (check_admin_listen(pl, &list[0], errs)) count = 1;
+  collect_stage_listeners(pl, &list, &count, &cap);
+  qsort(list, count, sizeof *list, compare_line);
+  for (size_t j = 1; j < count; j++) {
+    for (size_t i = 0; i < j; i++) {
+      if (!la_same_bind(&list[i].addr, &list[j].addr)) continue;
+      char *at = where(pl->file->path, list[j].line);
+      char *first = describe(pl->file->path, &list[i]);
+      sd_errors_add(errs,
+                    "%s: %s: key \"%s\": %s%s would bind the same address and port as %s: "
+                    "give one of them another port",
+                    at, list[j].who, list[j].key, list[j].value,
+                    list[j].is_default ? " (the default)" : "", first);
+      free(at);
+      free(first);
+      break; /* one message per listener is enough */
+    }
+  }
+  for (size_t i = 0; i < count; i++) free(list[i].who);
+  free(list);
+}
+
+/* Tries to bind addr as the listener will (SO_REUSEADDR, IPv6 only for IPv6); 0 or errno. */
+static int probe_bind(const struct sockaddr_storage *addr) {
+  int fd = socket(addr->ss_family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+  if (fd < 0) return errno;
+  int one = 1, err = 0;
+  setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (addr->ss_family == AF_INET6) setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+  socklen_t len =
+      addr->ss_family == AF_INET6 ? sizeof(struct sockaddr_in6) : sizeof(struct sockaddr_in);
+  if (bind(fd, (const struct sockaddr *)addr, len) != 0) err = errno;
+  close(fd);
+  return err;
+}
+
+/* One listen key of the file at path, read without building the stage: the value as
+ * written, else the key's default. Adds it to the list when it parses and is not off. */
+static void add_file_listener(const cfg_section *sec, const char *who, const sd_config_key *k,
+                              listener **list, size_t *count, size_t *cap) {
+  const cfg_entry *e = sec ? cfg_section_entry(sec, k->name) : NULL;
+  const char *value = e ? e->value : k->default_value;
+  if (!value || !*value || strcmp(value, "off") == 0) return;
+  listener l = {.key = k->name, .value = value, .is_default = !e};
+  l.line = e ? e->line : sec ? sec->line : 0;
+  char why[200];
+  socklen_t len;
+  if (la_parse_listen(value, &l.addr, &len, why, sizeof why) != 0) return;
+  l.who = xstrdup(who);
+  util_grow((void **)list, cap, *count + 1, sizeof **list);
+  (*list)[(*count)++] = l;
+}
+
+void pipeline_probe_new_listeners(const pipeline *pl, const char *path, sd_errors *errs) {
+  listener *held = NULL, *wanted = NULL;
+  size_t held_count = 0, held_cap = 0, wanted_count = 0, wanted_cap = 0;
+  sd_errors *scratch = sd_errors_new();
+  util_grow((void **)&held, &held_cap, 1, sizeof *held);
+  if (check_admin_listen(pl, &held[0], scratch)) held_count = 1;
+  collect_stage_listeners(pl, &held, &held_count, &held_cap);
+  cfg_file *file = cfg_file_load(path, scratch);
+  if (file) {
+    for (const sd_config_key *k = cfg_daemon_keys; k->name; k++)
+      if (cfg_is_listen_key(k))
+        add_file_listener(cfg_file_section(file, "sensord"), "[sensord]", k, &wanted,
+                          &wanted_count, &wanted_cap);
+    for (size_t i = 0; i < file->section_count; i++) {
+      const cfg_section *sec = &file->sections[i];
+      const cfg_entry *plugin = cfg_section_entry(sec, "plugin");
+      if (strcmp(sec->name, "sensord") == 0 || !plugin) continue;
+      /* Key tables of the plugins this pipeline runs; a plugin it does not run yet is
+       * left to its start (loading it here would run its code in the daemon). */
+      const sd_config_key *keys = NULL;
+      for (size_t j = 0; j < pl->stage_count && !keys; j++)
+        if (pl->stages[j]->plugin && strcmp(pl->stages[j]->plugin->name, plugin->value) == 0)
+          keys = pl->stages[j]->desc->config_keys;
+      if (!keys) continue;
+      char *who = xasprintf("stage \"%s\" (%s)", sec->name, plugin->value);
+      for (const sd_config_key *k = keys; k->name; k++)
+        if (cfg_is_listen_key(k))
+          add_file_listener(sec, who, k, &wanted, &wanted_count, &wanted_cap);
+      free(who);
+    }
+  }
+  for (size_t i = 0; i < wanted_count; i++) {
+    const listener *w = &wanted[i];
+    int ours = la_port(&w->addr) == 0;
+    for (size_t j = 0; j < held_count && !ours; j++)
+      ours = la_same_bind(&w->addr, &held[j].addr);
+    if (ours) continue; /* released by the drain, or picked by the kernel */
+    int err = probe_bind(&w->addr);
+    if (err == 0) continue;
+    char *at = where(path, w->line);
+    sd_errors_add(errs, "%s: %s: key \"%s\": cannot bind %s%s: %s%s", at, w->who, w->key,
+                  w->value, w->is_default ? " (the default)" : "", strerror(err),
+                  err == EADDRINUSE ? " (another process holds it)" : "");
+    free(at);
+  }
+  for (size_t i = 0; i < held_count; i++) free(held[i].who);
+  for (size_t i = 0; i < wanted_count; i++) free(wanted[i].who);
+  free(held);
+  free(wanted);
+  cfg_file_free(file);
+  sd_errors_free(scratch);
+}
+
 pipeline *pipeline_load(const char *path, const char *plugin_dir_override, sd_errors *errs) {
   size_t before = sd_errors_count(errs);
   cfg_file *file = cfg_file_load(path, errs);
@@ -257,6 +458,7 @@ pipeline *pipeline_load(const char *path, const char *plugin_dir_override, sd_er
     st->index = pl->stage_count;
     add_edge(&pl->stages, &pl->stage_count, st);
   }
+  check_listeners(pl, errs);
   if (pl->stage_count == 0) {
     sd_errors_add(errs, "%s: no stages: add a section such as [gen] with plugin = source_gen",
                   path);

@@ -15,6 +15,13 @@ pipeline *pipeline_load(const char *path, const char *plugin_dir_override, sd_er
 void pipeline_validate(pipeline *pl, sd_errors *errs);
 void pipeline_free(pipeline *pl);
 
+/* For a reload of the file at path (already checked): every listen address it asks for
+ * that pl does not hold (nor covers with a wildcard) is tried with bind(), and each one
+ * that cannot be bound (another process holds it, a privileged port) is added to errs as
+ * `path:line: stage "x" (plugin): key "listen": cannot bind ...`. Only the key tables of
+ * plugins pl runs are known: a stage of another plugin is not probed. */
+void pipeline_probe_new_listeners(const pipeline *pl, const char *path, sd_errors *errs);
+
 /* The plugin_dir a config file (may be NULL) or override selects; fresh string. */
 char *pipeline_plugin_dir(const cfg_values *daemon_values, const char *override);
 
