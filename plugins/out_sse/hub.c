@@ -1,6 +1,7 @@
 /* The fan-out hub: topics hold a ring of refcounted, once-serialized events; a client is a
  * cursor into its topic's ring plus the one message it is part-way through writing, so a
- * client costs the same few hundred bytes whether it is caught up or 1,000 events behind. */
+ * client costs the same few hundred bytes whether it is caught up or 1,000 events behind.
+ * Also the topic tables: the publishers' (never evicted) and the subscribers' placeholders. */
 #include "hub.h"
 #include "rowjson.h"
 
@@ -69,14 +70,36 @@ struct hub_topic {
   int dirty;
   /* Counters kept under the topic lock, summed by hub_stats_get. */
   uint64_t published, sent, bytes, overflows, skipped, resets, heartbeats, dropped;
+  /* Under the hub lock. A placeholder is on h->waiting, not in h->topics: a subscriber
+   * asked for a name no publisher has made. */
+  int placeholder;
+  size_t pins;
+  hub_topic *pl_prev, *pl_next;
 };
+
+/* A request's hold on a placeholder (hub_topic_want .. hub_release), by the request's key. */
+typedef struct hub_pin {
+  const void *key;
+  hub_topic *topic;
+  struct hub_pin *next;
+} hub_pin;
+
+#define HUB_PIN_BUCKETS 64
 
 struct hub {
   hub_limits limits;
   char *chart_query;
-  pthread_mutex_t lock; /* topic table */
+  pthread_mutex_t lock; /* both topic tables and the pins; taken before any topic lock */
+  /* Publishers' topics: only appended (under lock), never removed before hub_free, so
+   * readers walk topics[0 .. topic_count) without the lock. */
   hub_topic **topics;
   atomic_size_t topic_count;
+  hub_topic *waiting; /* placeholders, newest first */
+  size_t waiting_count;
+  hub_pin *pins[HUB_PIN_BUCKETS];
+  atomic_size_t pin_count;
+  atomic_uint_fast64_t streams_refused;
+  hub_stats retired; /* counters of reclaimed placeholders, so totals never go back */
   atomic_size_t clients;
   atomic_uint_fast64_t rejected_full;
   atomic_int closing;
@@ -100,6 +123,7 @@ hub *hub_new(const hub_limits *limits) {
   h->limits = *limits;
   if (h->limits.client_queue == 0) h->limits.client_queue = 1;
   if (h->limits.max_topics == 0) h->limits.max_topics = 256;
+  if (h->limits.max_waiting == 0) h->limits.max_waiting = (h->limits.max_topics + 3) / 4;
   h->chart_query = strdup(limits->chart_query ? limits->chart_query : "");
   h->topics = calloc(h->limits.max_topics, sizeof *h->topics);
   if (!h->chart_query || !h->topics) {
@@ -137,19 +161,59 @@ static void topic_free_schema(hub_topic *t) {
   t->has_schema = 0;
 }
 
+static hub_topic *topic_new(hub *h, const char *name) {
+  hub_topic *t = calloc(1, sizeof *t);
+  if (!t) return NULL;
+  size_t cap =
+      h->limits.replay > h->limits.client_queue ? h->limits.replay : h->limits.client_queue;
+  t->hub = h;
+  t->name = strdup(name);
+  t->cap = cap ? cap : 1;
+  t->ring = calloc(t->cap, sizeof *t->ring);
+  t->next_id = h->id_base;
+  t->is_chart = strcmp(name, h->chart_query) == 0;
+  t->dev_col = t->time_col = t->x_col = t->y_col = t->z_col = -1;
+  pthread_mutex_init(&t->lock, NULL);
+  if (!t->name || !t->ring) {
+    free(t->name);
+    free(t->ring);
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+    return NULL;
+  }
+  return t;
+}
+
+/* No client left and nobody else holds t. */
+static void topic_destroy(hub_topic *t) {
+  for (size_t k = 0; k < t->count; k++) ev_release(t->ring[(t->next_id - 1 - k) % t->cap]);
+  topic_free_schema(t);
+  pthread_mutex_destroy(&t->lock);
+  free(t->ring);
+  free(t->name);
+  free(t);
+}
+
 void hub_free(hub *h) {
   if (!h) return;
   size_t n = atomic_load(&h->topic_count);
   for (size_t i = 0; i < n; i++) {
     hub_topic *t = h->topics[i];
     while (t->clients) hub_unsubscribe(t->clients);
-    for (size_t k = 0; k < t->count; k++) ev_release(t->ring[(t->next_id - 1 - k) % t->cap]);
-    topic_free_schema(t);
-    pthread_mutex_destroy(&t->lock);
-    free(t->ring);
-    free(t->name);
-    free(t);
+    topic_destroy(t);
   }
+  while (h->waiting) {
+    hub_topic *t = h->waiting;
+    h->waiting = t->pl_next;
+    while (t->clients) hub_unsubscribe(t->clients);
+    topic_destroy(t);
+  }
+  for (size_t b = 0; b < HUB_PIN_BUCKETS; b++)
+    while (h->pins[b]) {
+      hub_pin *p = h->pins[b];
+      h->pins[b] = p->next;
+      free(p);
+    }
   free(h->topics);
   free(h->chart_query);
   rj_free(&h->scratch_array);
@@ -159,29 +223,93 @@ void hub_free(hub *h) {
   free(h);
 }
 
+/* Topic lock held. */
+static void topic_add_counters(hub_stats *out, const hub_topic *t) {
+  out->events_published += t->published;
+  out->events_sent += t->sent;
+  out->bytes_sent += t->bytes;
+  out->overflow_disconnects += t->overflows;
+  out->skipped_events += t->skipped;
+  out->resets += t->resets;
+  out->heartbeats += t->heartbeats;
+  out->rows_dropped += t->dropped;
+}
+
 void hub_stats_get(hub *h, hub_stats *out) {
   memset(out, 0, sizeof *out);
   size_t n = atomic_load(&h->topic_count);
   for (size_t i = 0; i < n; i++) {
     hub_topic *t = h->topics[i];
     pthread_mutex_lock(&t->lock);
-    out->events_published += t->published;
-    out->events_sent += t->sent;
-    out->bytes_sent += t->bytes;
-    out->overflow_disconnects += t->overflows;
-    out->skipped_events += t->skipped;
-    out->resets += t->resets;
-    out->heartbeats += t->heartbeats;
-    out->rows_dropped += t->dropped;
+    topic_add_counters(out, t);
     pthread_mutex_unlock(&t->lock);
   }
+  pthread_mutex_lock(&h->lock);
+  for (hub_topic *t = h->waiting; t; t = t->pl_next) {
+    pthread_mutex_lock(&t->lock);
+    topic_add_counters(out, t);
+    pthread_mutex_unlock(&t->lock);
+  }
+  const hub_stats *r = &h->retired;
+  out->events_published += r->events_published;
+  out->events_sent += r->events_sent;
+  out->bytes_sent += r->bytes_sent;
+  out->overflow_disconnects += r->overflow_disconnects;
+  out->skipped_events += r->skipped_events;
+  out->resets += r->resets;
+  out->heartbeats += r->heartbeats;
+  out->rows_dropped += r->rows_dropped;
+  out->waiting_streams = h->waiting_count;
+  pthread_mutex_unlock(&h->lock);
   out->clients = atomic_load(&h->clients);
   out->topics = n;
   out->rejected_full = atomic_load(&h->rejected_full);
+  out->streams_refused = atomic_load(&h->streams_refused);
 }
 
 size_t hub_client_count(hub *h) {
   return atomic_load(&h->clients);
+}
+
+/* Hub lock held. */
+static hub_topic *find_published(hub *h, const char *name) {
+  size_t n = atomic_load(&h->topic_count);
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(h->topics[i]->name, name) == 0) return h->topics[i];
+  return NULL;
+}
+
+static hub_topic *find_waiting(hub *h, const char *name) {
+  for (hub_topic *t = h->waiting; t; t = t->pl_next)
+    if (strcmp(t->name, name) == 0) return t;
+  return NULL;
+}
+
+static void waiting_unlink(hub *h, hub_topic *t) {
+  if (t->pl_prev)
+    t->pl_prev->pl_next = t->pl_next;
+  else
+    h->waiting = t->pl_next;
+  if (t->pl_next) t->pl_next->pl_prev = t->pl_prev;
+  t->pl_prev = t->pl_next = NULL;
+  t->placeholder = 0;
+  h->waiting_count--;
+}
+
+/* Hub lock held: frees t if it is a placeholder nobody uses. 1 when freed. A client
+ * subscribes under the topic lock only, so it is checked under that lock; once nclients is
+ * 0 with the hub lock held, no one can subscribe any more (a subscriber first needs a pin
+ * or the pointer from a pinned lookup). */
+static int waiting_reclaim(hub *h, hub_topic *t) {
+  if (!t->placeholder || t->pins) return 0;
+  pthread_mutex_lock(&t->lock);
+  int idle = t->nclients == 0;
+  if (idle) topic_add_counters(&h->retired, t);
+  pthread_mutex_unlock(&t->lock);
+  if (!idle) return 0;
+  waiting_unlink(h, t);
+  topic_destroy(t);
+  return 1;
 }
 
 hub_topic *hub_topic_get(hub *h, const char *name, int create) {
@@ -190,31 +318,15 @@ hub_topic *hub_topic_get(hub *h, const char *name, int create) {
     if (strcmp(h->topics[i]->name, name) == 0) return h->topics[i];
   if (!create) return NULL;
   pthread_mutex_lock(&h->lock);
-  hub_topic *found = NULL;
+  hub_topic *found = find_published(h, name);
   n = atomic_load(&h->topic_count);
-  for (size_t i = 0; i < n && !found; i++)
-    if (strcmp(h->topics[i]->name, name) == 0) found = h->topics[i];
   if (!found && n < h->limits.max_topics) {
-    hub_topic *t = calloc(1, sizeof *t);
-    size_t cap =
-        h->limits.replay > h->limits.client_queue ? h->limits.replay : h->limits.client_queue;
-    if (t) {
-      t->hub = h;
-      t->name = strdup(name);
-      t->cap = cap ? cap : 1;
-      t->ring = calloc(t->cap, sizeof *t->ring);
-      t->next_id = h->id_base;
-      t->is_chart = strcmp(name, h->chart_query) == 0;
-      t->dev_col = t->time_col = t->x_col = t->y_col = t->z_col = -1;
-      pthread_mutex_init(&t->lock, NULL);
-      if (!t->name || !t->ring) {
-        free(t->name);
-        free(t->ring);
-        pthread_mutex_destroy(&t->lock);
-        free(t);
-        t = NULL;
-      }
-    }
+    /* Subscribers waiting for this query keep their topic: it becomes the publisher's. */
+    hub_topic *t = find_waiting(h, name);
+    if (t)
+      waiting_unlink(h, t);
+    else
+      t = topic_new(h, name);
     if (t) {
       h->topics[n] = t;
       atomic_store(&h->topic_count, n + 1);
@@ -223,6 +335,87 @@ hub_topic *hub_topic_get(hub *h, const char *name, int create) {
   }
   pthread_mutex_unlock(&h->lock);
   return found;
+}
+
+static size_t pin_bucket(const void *key) {
+  uintptr_t v = (uintptr_t)key;
+  return (size_t)((v >> 4) ^ (v >> 12)) % HUB_PIN_BUCKETS;
+}
+
+hub_topic *hub_topic_want(hub *h, const char *name, const void *key, hub_want_error *err) {
+  *err = HUB_WANT_OK;
+  size_t n = atomic_load(&h->topic_count);
+  for (size_t i = 0; i < n; i++)
+    if (strcmp(h->topics[i]->name, name) == 0) return h->topics[i];
+  hub_pin *pin = malloc(sizeof *pin);
+  if (!pin) {
+    *err = HUB_WANT_NOMEM;
+    return NULL;
+  }
+  pthread_mutex_lock(&h->lock);
+  hub_topic *t = find_published(h, name);
+  if (t) {
+    pthread_mutex_unlock(&h->lock);
+    free(pin);
+    return t;
+  }
+  t = find_waiting(h, name);
+  if (!t && h->waiting_count >= h->limits.max_waiting) {
+    /* The oldest idle one goes: it is the least likely to be asked for again. */
+    hub_topic *last = h->waiting;
+    while (last && last->pl_next) last = last->pl_next;
+    hub_topic *prev;
+    for (hub_topic *c = last; c; c = prev) {
+      prev = c->pl_prev;
+      if (waiting_reclaim(h, c)) break;
+    }
+  }
+  if (!t && h->waiting_count < h->limits.max_waiting) {
+    t = topic_new(h, name);
+    if (t) {
+      t->placeholder = 1;
+      t->pl_next = h->waiting;
+      if (h->waiting) h->waiting->pl_prev = t;
+      h->waiting = t;
+      h->waiting_count++;
+    } else {
+      *err = HUB_WANT_NOMEM;
+    }
+  } else if (!t) {
+    atomic_fetch_add(&h->streams_refused, 1);
+    *err = HUB_WANT_FULL;
+  }
+  if (t) {
+    size_t b = pin_bucket(key);
+    pin->key = key;
+    pin->topic = t;
+    pin->next = h->pins[b];
+    h->pins[b] = pin;
+    t->pins++;
+    atomic_fetch_add(&h->pin_count, 1);
+    pin = NULL;
+  }
+  pthread_mutex_unlock(&h->lock);
+  free(pin);
+  return t;
+}
+
+void hub_release(hub *h, const void *key) {
+  /* Only this request's own thread pins under its key, so a pin it made is visible here. */
+  if (atomic_load(&h->pin_count) == 0) return;
+  pthread_mutex_lock(&h->lock);
+  hub_pin **pp = &h->pins[pin_bucket(key)];
+  while (*pp && (*pp)->key != key) pp = &(*pp)->next;
+  hub_pin *pin = *pp;
+  if (pin) {
+    *pp = pin->next;
+    atomic_fetch_sub(&h->pin_count, 1);
+    hub_topic *t = pin->topic;
+    t->pins--;
+    waiting_reclaim(h, t); /* e.g. a WebSocket that has closed: nothing waits on it now */
+  }
+  pthread_mutex_unlock(&h->lock);
+  free(pin);
 }
 
 static int col_index(hub_topic *t, const char *const *names) {
@@ -599,8 +792,9 @@ void hub_unsubscribe(hub_client *c) {
   if (c->waiting) waiter_unlink(t, c);
   t->nclients--;
   ev_release(c->ev);
+  hub *h = t->hub; /* a placeholder may be reclaimed as soon as the lock is released */
   pthread_mutex_unlock(&t->lock);
-  atomic_fetch_sub(&t->hub->clients, 1);
+  atomic_fetch_sub(&h->clients, 1);
   free(c->device);
   free(c);
 }
@@ -917,51 +1111,62 @@ void hub_client_set_transport(hub_client *c, const hub_transport_ops *ops, void 
   pthread_mutex_unlock(&t->lock);
 }
 
+static void tick_topic(hub *h, hub_topic *t, int64_t now) {
+  pthread_mutex_lock(&t->lock);
+  uint64_t oldest = t->next_id - t->count;
+  for (hub_client *c = t->clients; c; c = c->next) {
+    if (c->wire == HUB_WIRE_SSE && c->waiting && h->limits.heartbeat_ns > 0 &&
+        now - c->last_write_ns >= h->limits.heartbeat_ns) {
+      c->hb_pending = 1;
+      wake_locked(c);
+    }
+    if (h->limits.overflow == HUB_OVERFLOW_DISCONNECT && !c->waiting && !c->killed) {
+      uint64_t lag = t->next_id - c->cursor;
+      int over = c->cursor < oldest || lag > h->limits.client_queue;
+      if (over && c->cursor == c->tick_cursor) {
+        /* It has not taken a byte since the last tick: the final overflow event could
+         * not reach it either, so drop the connection now. */
+        c->killed = 1;
+        t->overflows++;
+        c->ops->kill(c, c->tctx);
+      }
+    }
+    c->tick_cursor = c->cursor;
+  }
+  pthread_mutex_unlock(&t->lock);
+}
+
 void hub_tick(hub *h, int64_t now) {
   size_t n = atomic_load(&h->topic_count);
-  for (size_t i = 0; i < n; i++) {
-    hub_topic *t = h->topics[i];
-    pthread_mutex_lock(&t->lock);
-    uint64_t oldest = t->next_id - t->count;
-    for (hub_client *c = t->clients; c; c = c->next) {
-      if (c->wire == HUB_WIRE_SSE && c->waiting && h->limits.heartbeat_ns > 0 &&
-          now - c->last_write_ns >= h->limits.heartbeat_ns) {
-        c->hb_pending = 1;
-        wake_locked(c);
+  for (size_t i = 0; i < n; i++) tick_topic(h, h->topics[i], now);
+  /* Clients waiting for a query's first row still get their heartbeats. */
+  pthread_mutex_lock(&h->lock);
+  for (hub_topic *t = h->waiting; t; t = t->pl_next) tick_topic(h, t, now);
+  pthread_mutex_unlock(&h->lock);
+}
+
+static size_t close_topic(hub_topic *t) {
+  size_t parked = 0;
+  pthread_mutex_lock(&t->lock);
+  for (hub_client *c = t->clients; c; c = c->next)
+    if (c->waiting) {
+      if (c->ended) {
+        parked++;
+        continue;
       }
-      if (h->limits.overflow == HUB_OVERFLOW_DISCONNECT && !c->waiting && !c->killed) {
-        uint64_t lag = t->next_id - c->cursor;
-        int over = c->cursor < oldest || lag > h->limits.client_queue;
-        if (over && c->cursor == c->tick_cursor) {
-          /* It has not taken a byte since the last tick: the final overflow event could
-           * not reach it either, so drop the connection now. */
-          c->killed = 1;
-          t->overflows++;
-          c->ops->kill(c, c->tctx);
-        }
-      }
-      c->tick_cursor = c->cursor;
+      wake_locked(c);
     }
-    pthread_mutex_unlock(&t->lock);
-  }
+  pthread_mutex_unlock(&t->lock);
+  return parked;
 }
 
 size_t hub_close_all(hub *h) {
   atomic_store(&h->closing, 1);
   size_t parked = 0;
   size_t n = atomic_load(&h->topic_count);
-  for (size_t i = 0; i < n; i++) {
-    hub_topic *t = h->topics[i];
-    pthread_mutex_lock(&t->lock);
-    for (hub_client *c = t->clients; c; c = c->next)
-      if (c->waiting) {
-        if (c->ended) {
-          parked++;
-          continue;
-        }
-        wake_locked(c);
-      }
-    pthread_mutex_unlock(&t->lock);
-  }
+  for (size_t i = 0; i < n; i++) parked += close_topic(h->topics[i]);
+  pthread_mutex_lock(&h->lock);
+  for (hub_topic *t = h->waiting; t; t = t->pl_next) parked += close_topic(t);
+  pthread_mutex_unlock(&h->lock);
   return parked;
 }

@@ -22,12 +22,13 @@ typedef enum hub_wire {
 typedef enum hub_overflow { HUB_OVERFLOW_DISCONNECT = 0, HUB_OVERFLOW_SKIP = 1 } hub_overflow;
 
 typedef struct hub_limits {
-  size_t client_queue; /* events a client may lag behind the head */
-  size_t replay;       /* events per topic a reconnecting client may resume from */
-  size_t max_clients;  /* streaming clients over all topics */
-  size_t max_topics;
-  int overflow;            /* hub_overflow */
-  int64_t heartbeat_ns;    /* SSE comment on a connection idle this long */
+  size_t client_queue;  /* events a client may lag behind the head */
+  size_t replay;        /* events per topic a reconnecting client may resume from */
+  size_t max_clients;   /* streaming clients over all topics */
+  size_t max_topics;    /* streams a publisher made: never evicted */
+  size_t max_waiting;   /* placeholders for streams no publisher made (yet); 0 = max_topics/4 */
+  int overflow;         /* hub_overflow */
+  int64_t heartbeat_ns; /* SSE comment on a connection idle this long */
   const char *chart_query; /* topic whose events also get the HUB_FMT_CHART payload */
 } hub_limits;
 
@@ -46,6 +47,8 @@ typedef struct hub_transport_ops {
 typedef struct hub_stats {
   uint64_t clients, topics, events_published, events_sent, bytes_sent, overflow_disconnects,
       skipped_events, resets, heartbeats, rejected_full, rows_dropped;
+  uint64_t waiting_streams; /* placeholders now */
+  uint64_t streams_refused; /* subscriptions refused: the placeholder table was in use */
 } hub_stats;
 
 hub *hub_new(const hub_limits *limits);
@@ -53,9 +56,27 @@ void hub_free(hub *h);
 void hub_stats_get(hub *h, hub_stats *out);
 size_t hub_client_count(hub *h);
 
-/* Topic by name; create makes a placeholder (no columns yet) so subscribers can wait for
- * a query that has not produced rows. NULL when absent (create=0) or over max_topics. */
+/* The publisher's topic by name; create makes it (or promotes the subscribers' placeholder
+ * of that name) and it then stays for the hub's life. NULL when absent (create=0) or over
+ * max_topics. */
 hub_topic *hub_topic_get(hub *h, const char *name, int create);
+
+typedef enum hub_want_error {
+  HUB_WANT_OK = 0,
+  HUB_WANT_FULL = 1,
+  HUB_WANT_NOMEM = 2
+} hub_want_error;
+
+/* The topic a subscriber names: a publisher's, or else a placeholder so the client can wait
+ * for a query that has not produced rows yet. Placeholders have a table of their own
+ * (max_waiting), so names no query produces never take a publisher's slot, and one that no
+ * client uses and nobody pins is reclaimed when a new name needs the room. A placeholder is
+ * pinned for key (a pointer unique to the request) until hub_release(h, key); while pinned,
+ * or while a client is subscribed to it, the pointer stays valid. NULL when every
+ * placeholder is in use (counted in streams_refused) or on OOM. Any thread. */
+hub_topic *hub_topic_want(hub *h, const char *name, const void *key, hub_want_error *err);
+/* Drops key's pin, if it has one (cheap when nothing is pinned). Any thread. */
+void hub_release(hub *h, const void *key);
 /* Columns and ksqlDB types of a topic's rows (replaces earlier ones). 0, or -1 on OOM. */
 int hub_topic_set_schema(hub_topic *t, size_t count, const char *const *columns,
                          const char *const *types);

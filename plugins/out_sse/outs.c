@@ -127,11 +127,18 @@ sd_result outs_init(const sd_host_api *host, sd_stage *stage, void **state,
       .replay = (size_t)host->config_int(stage, "replay"),
       .max_clients = s->max_clients,
       .max_topics = 256,
+      .max_waiting = 64,
       .overflow = host->config_enum(stage, "overflow"),
       .heartbeat_ns = s->heartbeat_ns,
       .chart_query = s->chart_query,
   };
   if (!failed) s->hub = hub_new(&lim);
+  /* Names the dashboard asks for before any row: the chart's query, and the upstream status
+   * query_ksql publishes. Made as the publisher's, they never wait in the placeholder table,
+   * which names nobody produces may fill. */
+  if (!failed && s->hub &&
+      (!hub_topic_get(s->hub, s->chart_query, 1) || !hub_topic_get(s->hub, "_status", 1)))
+    failed = 1;
   if (failed || !s->hub) {
     host->log(stage, SD_LOG_ERROR, "out of memory while configuring the stage");
     outs_destroy(s);
@@ -154,6 +161,8 @@ sd_result outs_init(const sd_host_api *host, sd_stage *stage, void **state,
   s->m.heartbeats = host->counter(stage, "out_heartbeats_total", "heartbeats sent", NULL);
   s->m.rejected = host->counter(stage, "out_rejected_total", "stream requests refused",
                                 "reason=\"max_clients\"");
+  s->m.refused_streams = host->counter(stage, "out_rejected_total", "stream requests refused",
+                                       "reason=\"stream_table\"");
   s->m.dropped = host->counter(stage, "out_rows_dropped_total",
                                "rows not published (out of memory or too many streams)", NULL);
   s->m.requests_404 =
@@ -199,6 +208,7 @@ static void outs_update_metrics(outs_state *s) {
   metric_delta(h, s->m.resets, st.resets, &s->last.resets);
   metric_delta(h, s->m.heartbeats, st.heartbeats, &s->last.heartbeats);
   metric_delta(h, s->m.rejected, st.rejected_full, &s->last.rejected_full);
+  metric_delta(h, s->m.refused_streams, st.streams_refused, &s->last.streams_refused);
   metric_delta(h, s->m.dropped, st.rows_dropped, &s->last.rows_dropped);
 }
 

@@ -55,7 +55,7 @@ struct outs_state {
   hub_stats last; /* counters already added to the host metrics */
   struct {
     sd_metric *clients, *published, *sent, *bytes, *overflows, *skipped, *resets, *heartbeats,
-        *rejected, *dropped, *requests_404, *ws_errors;
+        *rejected, *refused_streams, *dropped, *requests_404, *ws_errors;
   } m;
 };
 

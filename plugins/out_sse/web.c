@@ -130,13 +130,14 @@ static enum MHD_Result web_health(outs_state *s, struct MHD_Connection *conn,
   hub_stats st;
   hub_stats_get(s->hub, &st);
   json_t *j = json_pack(
-      "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "status", "ok",
+      "{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I}", "status", "ok",
       "transport", s->transport->name, "clients", (json_int_t)st.clients, "streams",
       (json_int_t)st.topics, "events_published", (json_int_t)st.events_published, "events_sent",
       (json_int_t)st.events_sent, "overflow_disconnects", (json_int_t)st.overflow_disconnects,
       "skipped_events", (json_int_t)st.skipped_events, "resets", (json_int_t)st.resets,
       "heartbeats", (json_int_t)st.heartbeats, "rejected", (json_int_t)st.rejected_full,
-      "rows_dropped", (json_int_t)st.rows_dropped);
+      "rows_dropped", (json_int_t)st.rows_dropped, "waiting_streams",
+      (json_int_t)st.waiting_streams, "streams_refused", (json_int_t)st.streams_refused);
   return web_reply_json_t(conn, MHD_HTTP_OK, j, cors);
 }
 
@@ -180,11 +181,27 @@ static enum MHD_Result web_stream(outs_state *s, struct MHD_Connection *conn, co
     opts.has_last_id = 1;
     opts.last_id_valid = hub_parse_id(last, &opts.last_id) == 0;
   }
-  hub_topic *topic = hub_topic_get(s->hub, name, 1);
-  if (!topic)
-    return outs_reply_json(conn, MHD_HTTP_NOT_FOUND,
-                           "{\"error\":\"unknown stream and no room for more streams\"}", cors);
-  return s->transport->open(s, conn, topic, &opts, cors, con_cls);
+  hub_want_error werr;
+  hub_topic *topic = hub_topic_want(s->hub, name, conn, &werr);
+  if (!topic && werr == HUB_WANT_FULL) {
+    /* The core's log rate limit keeps a flood of made-up names from flooding the log. */
+    s->host->log(s->stage, SD_LOG_WARN,
+                 "stream '%.40s' refused: no query has produced it, and every placeholder for "
+                 "such streams is in use (out_rejected_total{reason=\"stream_table\"})",
+                 name);
+    return outs_reply_json(conn, MHD_HTTP_SERVICE_UNAVAILABLE,
+                           "{\"error\":\"no query produces this stream yet, and too many such "
+                           "streams are being waited for\"}",
+                           cors);
+  }
+  if (!topic) return outs_reply_sub_error(s, conn, HUB_SUB_NOMEM, cors);
+  enum MHD_Result r = s->transport->open(s, conn, topic, &opts, cors, con_cls);
+  /* A stream served by libmicrohttpd's reader is subscribed by now and holds its topic
+   * itself; a refused one holds nothing. Only a request the transport keeps (*con_cls: a
+   * WebSocket upgrade, which subscribes once the 101 is out) needs the pin until
+   * web_completed. */
+  if (!*con_cls) hub_release(s->hub, conn);
+  return r;
 }
 
 enum MHD_Result web_access(void *cls, struct MHD_Connection *conn, const char *url,
@@ -208,6 +225,7 @@ enum MHD_Result web_access(void *cls, struct MHD_Connection *conn, const char *u
 void web_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
                    enum MHD_RequestTerminationCode toe) {
   outs_state *s = cls;
+  hub_release(s->hub, conn);
   if (*con_cls && s->transport->completed) s->transport->completed(s, *con_cls);
   *con_cls = NULL;
 }
