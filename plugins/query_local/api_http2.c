@@ -73,20 +73,28 @@ static void stream_free(h2_conn *c, h2_stream *st) {
   free(st);
 }
 
-/* Runs on the ingest thread, under the push's lock. */
+/* Runs on the ingest thread, under the push's lock, at most once per stream until its
+ * read runs dry (api_push.c coalesces). The eventfd is written only when the ready list
+ * was empty: a non-empty list means a write is already pending that the connection thread
+ * has not yet answered (it reads the eventfd before it takes the list), so many streams of
+ * one connection woken by one burst cost one write and one wake-up. */
 static void h2_wake(void *ctx) {
   h2_stream *st = ctx;
   h2_conn *c = st->conn;
+  int signal = 0;
   pthread_mutex_lock(&c->ready_mu);
   if (!st->in_ready) {
+    signal = c->ready == NULL;
     st->in_ready = 1;
     st->ready_next = c->ready;
     c->ready = st;
   }
   pthread_mutex_unlock(&c->ready_mu);
-  uint64_t one = 1;
-  ssize_t w = write(c->efd, &one, sizeof one);
-  (void)w;
+  if (signal) {
+    uint64_t one = 1;
+    ssize_t w = write(c->efd, &one, sizeof one);
+    (void)w;
+  }
 }
 
 static int out_append(h2_conn *c, const uint8_t *data, size_t len) {

@@ -171,6 +171,11 @@ api_server *api_server_start(const sd_host_api *host, sd_stage *stage, ql_engine
                                       "push queries ended because the client could not keep up "
                                       "(client_buffer full)",
                                       NULL);
+  srv->m_push_wakes =
+      host->counter(stage, "query_push_wakes_total",
+                    "push-query transports woken to send queued rows (at most one per batch "
+                    "of rows and query, never one per row)",
+                    NULL);
   srv->m_connections_h1 =
       host->gauge(stage, "query_api_connections", "open REST API connections", "http=\"1.1\"");
   srv->m_connections_h2 =

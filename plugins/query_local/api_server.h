@@ -55,7 +55,8 @@ struct api_server {
   h2_conn *h2_conns;
 
   /* metrics */
-  sd_metric *m_push_running, *m_slow_clients, *m_connections_h1, *m_connections_h2;
+  sd_metric *m_push_running, *m_slow_clients, *m_push_wakes, *m_connections_h1,
+      *m_connections_h2;
   struct api_metric_slot {
     char key[64];
     sd_metric *metric;

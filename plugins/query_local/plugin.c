@@ -1,9 +1,9 @@
 /* query_local as a pipeline stage: its config table, `sensord -t` validation of every SQL
  * statement, feeding each record to the engine, and publishing the rows of the named
  * queries (query.<name>) downstream as one schema-tagged batch per query per input batch. */
-#include "net/listen_addr.h"
 #include "api_server.h"
 #include "engine.h"
+#include "net/listen_addr.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -290,7 +290,10 @@ static void update_stats(ql_stage *st) {
 
 static void ql_tick(void *state) {
   ql_stage *st = state;
+  /* Window flushes and replays emit bursts of rows too: one wake per push query. */
+  api_push_defer_begin();
   ql_engine_tick(st->engine, st->host->now_wall_ns());
+  api_push_defer_end();
   flush_named(st);
   update_stats(st);
 }
