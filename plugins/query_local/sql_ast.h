@@ -11,7 +11,7 @@
 /* ---- Arena: bump allocation in chunks; reset keeps the chunks for reuse ---------------- */
 typedef struct ql_arena_chunk ql_arena_chunk;
 typedef struct ql_arena {
-  ql_arena_chunk *head; /* current chunk (most recent) */
+  ql_arena_chunk *head;  /* current chunk (most recent) */
   ql_arena_chunk *full;  /* filled chunks still holding live allocations */
   ql_arena_chunk *spare; /* chunks a reset emptied, reused before malloc */
 } ql_arena;

@@ -205,8 +205,46 @@ static char *lx_quoted(lexer *lx, char q, size_t *out_len) {
   return v;
 }
 
+/* Length of the valid UTF-8 sequence at s (jansson's rules: no overlong forms, surrogates
+ * or code points above U+10FFFF), or 0. */
+static size_t utf8_seq(const unsigned char *s) {
+  unsigned c = s[0];
+  size_t n = c < 0x80                 ? 1
+             : c >= 0xC2 && c <= 0xDF ? 2
+             : c >= 0xE0 && c <= 0xEF ? 3
+             : c >= 0xF0 && c <= 0xF4 ? 4
+                                      : 0;
+  for (size_t k = 1; k < n; k++)
+    if ((s[k] & 0xC0) != 0x80) return 0;
+  if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
+      (c == 0xF4 && s[1] > 0x8F))
+    return 0;
+  return n;
+}
+
+/* Names and strings end up in JSON answers (SHOW STREAMS, column names, rows), which must
+ * be UTF-8: a statement that is not is refused here, before a stream is registered that no
+ * answer could then describe. */
+static int check_utf8(const char *sql, ql_error *err) {
+  int line = 1, col = 1;
+  for (const unsigned char *p = (const unsigned char *)sql; *p;) {
+    size_t n = utf8_seq(p);
+    if (!n) {
+      ql_syntax_error(err, line, col, "Invalid UTF-8 byte 0x%02X at line %d:%d", *p, line, col);
+      return -1;
+    }
+    if (*p == '\n')
+      line++, col = 1;
+    else
+      col++;
+    p += n;
+  }
+  return 0;
+}
+
 int ql_lex(ql_arena *a, const char *sql, ql_token **out, size_t *count, ql_error *err) {
   lexer lx = {.a = a, .s = sql, .line = 1, .col = 1};
+  if (check_utf8(sql, err)) return -1;
   for (;;) {
     unsigned char c = (unsigned char)sql[lx.i];
     if (!c) break;

@@ -12,6 +12,14 @@
 #include <strings.h>
 
 #define QL_MAX_EXPECT 8
+/* Bounds against hostile statements, each refused with its own message: expression depth
+ * (recursion in the parser, planner and evaluator: parentheses, operators in a row, NOT,
+ * unary minus), columns of a CREATE STREAM, GROUP BY expressions, and the bytes of an
+ * expression's text kept for messages. */
+#define QL_MAX_DEPTH    200
+#define QL_MAX_COLUMNS  1000
+#define QL_MAX_GROUP_BY 64
+#define QL_TEXT_MAX     160
 
 typedef struct parser {
   ql_arena *a;
@@ -180,20 +188,38 @@ static ql_expr *new_expr(parser *p, ql_op op, ql_token *at) {
   return e;
 }
 
+/* Arguments grow by doubling: the capacity is the power of two at or above nargs (only the
+ * parser adds arguments), so a long IN list or CASE costs linear time and memory. */
 static int add_arg(parser *p, ql_expr *e, ql_expr *arg) {
-  ql_expr **na = ql_arena_alloc(p->a, (e->nargs + 1) * sizeof *na);
-  if (!na) return out_of_memory(p) != NULL;
-  if (e->nargs) memcpy(na, e->args, e->nargs * sizeof *na);
-  na[e->nargs++] = arg;
-  e->args = na;
+  if (e->nargs == 0 || (e->nargs & (e->nargs - 1)) == 0) {
+    size_t cap = e->nargs ? e->nargs * 2 : 2;
+    ql_expr **na = ql_arena_alloc(p->a, cap * sizeof *na);
+    if (!na) return out_of_memory(p) != NULL;
+    if (e->nargs) memcpy(na, e->args, e->nargs * sizeof *na);
+    e->args = na;
+  }
+  e->args[e->nargs++] = arg;
   return 1;
 }
 
-/* Records the source text an expression spans (tokens from..i-1). */
+/* Records the source text an expression spans (tokens from..i-1), for messages. Every
+ * infix node spans from its chain's start, so a whole copy each would be quadratic in a
+ * long `a + b + c ...`: past QL_TEXT_MAX bytes the text is cut (at a character boundary)
+ * and ends in "...". */
 static void set_text(parser *p, ql_expr *e, size_t from) {
   if (!e || p->i == 0 || from >= p->i) return;
   ql_token *a = &p->t[from], *b = &p->t[p->i - 1];
-  e->text = ql_arena_strndup(p->a, a->src, b->offset + b->length - a->offset);
+  size_t n = b->offset + b->length - a->offset;
+  if (n <= QL_TEXT_MAX) {
+    e->text = ql_arena_strndup(p->a, a->src, n);
+    return;
+  }
+  n = QL_TEXT_MAX;
+  while (n > 0 && ((unsigned char)a->src[n] & 0xC0) == 0x80) n--;
+  if ((e->text = ql_arena_alloc(p->a, n + 4))) {
+    memcpy(e->text, a->src, n);
+    memcpy(e->text + n, "...", 4);
+  }
 }
 
 static ql_expr *parse_expr(parser *p);
@@ -375,10 +401,15 @@ static ql_expr *parse_primary(parser *p) {
   return e;
 }
 
-/* Every recursive expression path counts depth here; hostile input cannot blow the stack. */
+/* Every recursive expression path counts depth here, and so does each operator of a chain
+ * (`a AND b AND c` is a tree as deep as it is long, walked recursively by the planner and
+ * the evaluator): hostile input cannot blow the stack of any of them. */
 static int enter_nested(parser *p, ql_token *at) {
-  if (++p->nest <= 200) return 1;
-  fail_msg(p, at, "Expression nested too deeply");
+  if (++p->nest <= QL_MAX_DEPTH) return 1;
+  fail_msg(p, at,
+           "Expression nested too deeply: at most %d levels of parentheses, function calls "
+           "and operators in a row",
+           QL_MAX_DEPTH);
   return 0;
 }
 
@@ -442,16 +473,19 @@ static const binary_op *level_match(const binary_level *lv, ql_token *t) {
 
 static ql_expr *parse_level(parser *p, const binary_level *lv) {
   size_t from = p->i;
+  int nest = p->nest;
   ql_expr *l = lv->operand(p);
   while (l) {
     ql_token *t = cur(p);
     const binary_op *o = level_match(lv, t);
     if (!o) break;
     p->i++;
+    if (!enter_nested(p, t)) return NULL; /* the tree gets one level deeper */
     ql_expr *r = lv->operand(p);
     if (!r) return NULL;
     l = binary(p, o->op, t, l, r, from);
   }
+  p->nest = nest;
   return l;
 }
 
@@ -682,6 +716,10 @@ static int parse_select(parser *p, ql_stmt *s) {
     if (!expect_kw(p, "BY", "'BY'")) return 0;
     size_t gcap = 0;
     do {
+      if (s->ngroup == QL_MAX_GROUP_BY) {
+        fail_msg(p, cur(p), "GROUP BY may list at most %d expressions", QL_MAX_GROUP_BY);
+        return 0;
+      }
       if (!(s->group_by = room_for(p, s->group_by, s->ngroup, &gcap, sizeof *s->group_by)))
         return 0;
       if (!(s->group_by[s->ngroup++] = parse_expr(p))) return 0;
@@ -787,9 +825,13 @@ static int parse_create(parser *p, ql_stmt *s) {
   p->depth++;
   size_t cap = 0;
   do {
+    ql_token *at = cur(p);
+    if (s->ncols == QL_MAX_COLUMNS) {
+      fail_msg(p, at, "A stream may have at most %d columns", QL_MAX_COLUMNS);
+      return 0;
+    }
     if (!(s->cols = room_for(p, s->cols, s->ncols, &cap, sizeof *s->cols))) return 0;
     ql_column_def *c = &s->cols[s->ncols];
-    ql_token *at = cur(p);
     if (!(c->name = parse_identifier(p, "an identifier"))) return 0;
     if (!parse_type(p, &c->type)) return 0;
     if (accept_kw(p, "KEY", "'KEY'")) c->is_key = 1;

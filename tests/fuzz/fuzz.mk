@@ -67,7 +67,34 @@ fuzz-source_http_diff: $(FUZZ_DIR)/fuzz_source_http_diff $(FUZZ_DIR)/seeds_sourc
 	  -artifact_prefix=$(FUZZ_DIR)/artifacts/source_http_diff- \
 	  $(FUZZ_DIR)/corpus_source_http_diff $(FUZZ_DIR)/seeds_source_http
 
-FUZZ_RUNS := fuzz-source_http fuzz-source_http_diff
+# ---- query_local: SQL lexer, parser, planner and the engine running what they made -----
+QL_ENGINE_FUZZ_SRCS := $(addprefix plugins/query_local/,sql_lexer.c sql_parser.c sql_plan.c \
+  sql_eval.c sql_functions.c streams.c windows.c ddl.c engine.c)
+
+$(FUZZ_DIR)/fuzz_sql: tests/fuzz/fuzz_sql.c $(QL_ENGINE_FUZZ_SRCS) \
+  $(wildcard plugins/query_local/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_sql.c $(QL_ENGINE_FUZZ_SRCS) -ljansson -lm \
+	  -lpthread
+
+# Seeds: every statement in docs/SQL.md, the INI files and the tests (tests/fuzz/sql_seeds.py),
+# re-extracted whenever one of those files changes.
+SQL_SEED_SRCS := docs/SQL.md $(shell git ls-files tests etc examples bench 2>/dev/null | \
+  grep -v '^tests/fuzz/')
+$(FUZZ_DIR)/seeds_sql/.stamp: tests/fuzz/sql_seeds.py $(SQL_SEED_SRCS)
+	@rm -rf $(dir $@) && mkdir -p $(dir $@)
+	@python3 tests/fuzz/sql_seeds.py . $(dir $@)
+	@touch $@
+
+fuzz-sql: $(FUZZ_DIR)/fuzz_sql $(FUZZ_DIR)/seeds_sql/.stamp
+	@mkdir -p $(FUZZ_DIR)/corpus_sql $(FUZZ_DIR)/artifacts
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(FUZZ_DIR)/fuzz_sql -max_total_time=$(FUZZ_TIME) -timeout=10 -max_len=4096 \
+	  -rss_limit_mb=2048 -print_final_stats=1 -dict=tests/fuzz/sql.dict \
+	  -artifact_prefix=$(FUZZ_DIR)/artifacts/sql- \
+	  $(FUZZ_DIR)/corpus_sql $(FUZZ_DIR)/seeds_sql
+
+FUZZ_RUNS := fuzz-source_http fuzz-source_http_diff fuzz-sql
 
 .PHONY: fuzz $(FUZZ_RUNS)
 fuzz: $(FUZZ_RUNS)
