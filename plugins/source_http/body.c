@@ -30,14 +30,32 @@ int body_encoding_parse(const char *header, body_encoding *out) {
   return -1;
 }
 
-void body_init(body_buf *b, size_t limit, body_encoding encoding, size_t size_hint) {
+/* zlib's inflate state and 32 KiB window, charged once per gzip body. */
+#define INFLATE_STATE_BYTES (48u * 1024u)
+
+static int body_charge(body_buf *b, size_t n) {
+  if (!b->budget || !n) return 0;
+  if (b->budget->take(b->budget->ctx, n)) return -1;
+  b->charged += n;
+  return 0;
+}
+
+body_status body_init_charged(body_buf *b, size_t limit, body_encoding encoding,
+                              size_t size_hint, const body_budget *budget) {
   memset(b, 0, sizeof *b);
   b->limit = limit;
   b->encoding = encoding;
+  b->budget = budget;
   if (encoding == BODY_IDENTITY && size_hint > 0 && size_hint <= limit) {
+    if (body_charge(b, size_hint + BODY_PADDING)) return BODY_OVER_BUDGET;
     b->data = malloc(size_hint + BODY_PADDING);
     if (b->data) b->cap = size_hint;
   }
+  return BODY_OK;
+}
+
+void body_init(body_buf *b, size_t limit, body_encoding encoding, size_t size_hint) {
+  body_init_charged(b, limit, encoding, size_hint, NULL);
 }
 
 /* Grows the buffer to at least `need` bytes, never beyond limit + 1 (one byte past the
@@ -48,6 +66,8 @@ static int body_grow(body_buf *b, size_t need) {
   if (cap < need) cap = need;
   if (cap > b->limit + 1) cap = b->limit + 1;
   if (cap < need) return -1;
+  size_t more = b->data ? cap - b->cap : cap + BODY_PADDING;
+  if (body_charge(b, more)) return -2;
   char *p = realloc(b->data, cap + BODY_PADDING);
   if (!p) return -1;
   b->data = p;
@@ -62,6 +82,7 @@ static body_status body_bad(body_buf *b, const char *what) {
 
 static body_status body_inflate(body_buf *b, const char *data, size_t len) {
   if (!b->z_ready) {
+    if (body_charge(b, INFLATE_STATE_BYTES)) return BODY_OVER_BUDGET;
     if (inflateInit2(&b->z, 15 + 32) != Z_OK) return BODY_NO_MEMORY; /* gzip or zlib */
     b->z_ready = 1;
   }
@@ -73,7 +94,10 @@ static body_status body_inflate(body_buf *b, const char *data, size_t len) {
       if (inflateReset(&b->z) != Z_OK) return body_bad(b, NULL); /* next gzip member */
       b->z_done = 0;
     }
-    if (b->len == b->cap && body_grow(b, b->len + 1)) return BODY_NO_MEMORY;
+    if (b->len == b->cap) {
+      int g = body_grow(b, b->len + 1);
+      if (g) return g == -2 ? BODY_OVER_BUDGET : BODY_NO_MEMORY;
+    }
     size_t room = b->cap - b->len;
     if (room > (1u << 30)) room = 1u << 30;
     b->z.next_out = (Bytef *)b->data + b->len;
@@ -108,7 +132,8 @@ body_status body_append(body_buf *b, const char *data, size_t len) {
   b->wire_bytes += len;
   if (b->encoding == BODY_GZIP) return body_inflate(b, data, len);
   if (len > b->limit - b->len) return BODY_TOO_LARGE;
-  if (body_grow(b, b->len + len)) return BODY_NO_MEMORY;
+  int g = body_grow(b, b->len + len);
+  if (g) return g == -2 ? BODY_OVER_BUDGET : BODY_NO_MEMORY;
   memcpy(b->data + b->len, data, len);
   b->len += len;
   return BODY_OK;
@@ -128,4 +153,6 @@ void body_free(body_buf *b) {
   b->data = NULL;
   b->len = b->cap = 0;
   b->z_ready = 0;
+  if (b->charged && b->budget) b->budget->give(b->budget->ctx, b->charged);
+  b->charged = 0;
 }

@@ -97,6 +97,30 @@ static const sd_config_key hs_keys[] = {
      .enum_values = "json|sensorlogger",
      .description = "json: errors as {\"error\",\"detail\"} with their HTTP status; "
                     "sensorlogger: status 499 and plain text, which the app shows to the user"},
+    {.name = "header_timeout",
+     .type = SD_CFG_DURATION,
+     .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
+     .default_value = "10s",
+     .min = 1e8,
+     .max = 3600e9,
+     .description = "a connection must deliver a whole request line and headers this soon "
+                    "after it opens (slow or stalled clients are closed, slowloris)"},
+    {.name = "max_connections_per_ip",
+     .type = SD_CFG_INT,
+     .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
+     .default_value = "256",
+     .min = 0,
+     .max = 100000,
+     .description = "connections one client address may hold; more are refused at accept "
+                    "(0 = no cap: behind a reverse proxy every phone has its address)"},
+    {.name = "request_memory",
+     .type = SD_CFG_SIZE,
+     .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
+     .default_value = "64M",
+     .min = 65536,
+     .max = 1099511627776.0,
+     .description = "memory all request bodies in flight may hold together, inflated gzip "
+                    "included; past it pushes get 503 with Retry-After"},
     {.name = "retry_after",
      .type = SD_CFG_DURATION,
      .flags = SD_CFG_HAS_MIN | SD_CFG_HAS_MAX,
@@ -241,6 +265,9 @@ static sd_result hs_init(const sd_host_api *host, sd_stage *stage, void **state)
   s->pass_test_push = host->config_bool(stage, "pass_test_push");
   s->sensorlogger_errors = host->config_enum(stage, "error_format") == 1;
   s->retry_after_s = hs_seconds_up(host->config_duration(stage, "retry_after"));
+  s->header_timeout_ns = host->config_duration(stage, "header_timeout");
+  s->max_per_ip = (unsigned)host->config_int(stage, "max_connections_per_ip");
+  hf_budget_init(&s->budget, (size_t)host->config_size(stage, "request_memory"));
   pthread_mutex_init(&s->lock, NULL);
   atomic_init(&s->pending_acks, 0);
   hs_make_metrics(s);

@@ -4,6 +4,7 @@
 #include "auth.h"
 #include "body.h"
 #include "headers.h"
+#include "http/front.h"
 #include "ingest_fast.h"
 #include "net/lan_url.h"
 #include "source_http.h"
@@ -274,15 +275,6 @@ static enum MHD_Result hs_answer_ack(hs_request *r) {
 
 /* ---- request handling ---------------------------------------------------------------- */
 
-static void hs_mhd_log(void *cls, const char *fmt, va_list ap) {
-  hs_state *s = cls;
-  char line[512];
-  vsnprintf(line, sizeof line, fmt, ap);
-  size_t n = strlen(line);
-  while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
-  s->host->log(s->stage, SD_LOG_WARN, "libmicrohttpd: %s", line);
-}
-
 static const char *hs_header(struct MHD_Connection *c, const char *name) {
   return MHD_lookup_connection_value(c, MHD_HEADER_KIND, name);
 }
@@ -374,7 +366,12 @@ static enum MHD_Result hs_begin(hs_state *s, hs_request *r, const char *url,
       return hs_error(r, 413, "body_too_large", detail);
     }
   }
-  body_init(&r->body, s->max_body, enc, (size_t)length);
+  if (body_init_charged(&r->body, s->max_body, enc, (size_t)length, &s->body_charge) ==
+      BODY_OVER_BUDGET) {
+    hf_front_count(s->front, HF_REFUSED_MEMORY);
+    return hs_error(r, 503, "busy",
+                    "request_memory is spent by the requests in flight; retry shortly");
+  }
   r->phase = PH_BODY;
   return MHD_YES;
 }
@@ -429,6 +426,11 @@ static enum MHD_Result hs_upload(hs_state *s, hs_request *r, const char *data, s
   case BODY_BAD_ENCODING:
     snprintf(detail, sizeof detail, "cannot inflate the body: %s", r->body.why);
     hs_refuse_later(r, 400, "bad_encoding", HS_ERR_ENCODING, detail);
+    return MHD_YES;
+  case BODY_OVER_BUDGET:
+    hf_front_count(s->front, HF_REFUSED_MEMORY);
+    hs_refuse_later(r, 503, "busy", HS_ERR_INTERNAL,
+                    "request_memory is spent by the requests in flight; retry shortly");
     return MHD_YES;
   case BODY_NO_MEMORY:
     break;
@@ -692,6 +694,56 @@ static void hs_stop_daemons(hs_state *s) {
   free(s->daemons);
   s->daemons = NULL;
   s->daemon_count = 0;
+  hf_front_free(s->front);
+  s->front = NULL;
+}
+
+static int hs_budget_take(void *ctx, size_t n) {
+  return hf_budget_take(ctx, n);
+}
+static void hs_budget_give(void *ctx, size_t n) {
+  hf_budget_give(ctx, n);
+}
+
+/* Refusals the front end makes (framing, limits) in this source's error format. */
+static struct MHD_Response *hs_front_error(void *cls, unsigned status, const char *message) {
+  hs_state *s = cls;
+  char *text = NULL;
+  int n;
+  if (s->sensorlogger_errors)
+    n = asprintf(&text, "sensord: %s (%u)\n", message, status);
+  else {
+    json_t *o = json_pack("{s:s,s:s}", "error", status == 503 ? "busy" : "bad_request",
+                          "detail", message);
+    text = o ? json_dumps(o, JSON_COMPACT) : NULL;
+    json_decref(o);
+    n = text ? (int)strlen(text) : -1;
+  }
+  if (n < 0) return NULL;
+  struct MHD_Response *resp =
+      MHD_create_response_from_buffer((size_t)n, text, MHD_RESPMEM_MUST_FREE);
+  if (!resp) {
+    free(text);
+    return NULL;
+  }
+  MHD_add_response_header(resp, MHD_HTTP_HEADER_CONTENT_TYPE,
+                          s->sensorlogger_errors ? "text/plain; charset=utf-8"
+                                                 : "application/json");
+  return resp;
+}
+
+static int hs_front_start(hs_state *s) {
+  hf_env env;
+  hf_env_from_host(&env, s->host, s->stage);
+  hf_limits lim;
+  hf_limits_default(&lim);
+  lim.header_timeout_ns = s->header_timeout_ns;
+  lim.keepalive_timeout_ns = (int64_t)s->idle_timeout_s * 1000000000;
+  lim.max_connections = s->max_connections;
+  lim.max_per_ip = s->max_per_ip;
+  s->body_charge = (body_budget){hs_budget_take, hs_budget_give, &s->budget};
+  s->front = hf_front_new("ingest", &lim, &env);
+  return s->front ? 0 : -1;
 }
 
 int hs_server_start(hs_state *s) {
@@ -711,22 +763,28 @@ int hs_server_start(hs_state *s) {
                  s->listen);
     return -1;
   }
+  if (hs_front_start(s)) return -1;
   s->daemons = calloc(s->threads, sizeof *s->daemons);
-  if (!s->daemons) return -1;
+  if (!s->daemons) {
+    hf_front_free(s->front);
+    s->front = NULL;
+    return -1;
+  }
   struct sockaddr_storage addr = s->addr;
-  unsigned limit = (unsigned)((s->max_connections + s->threads - 1) / s->threads);
+  /* The connection caps are the front end's, across all workers together. */
+  hf_daemon_opts o = {.handler = hs_handle,
+                      .handler_cls = s,
+                      .completed = hs_completed,
+                      .completed_cls = s,
+                      .error_body = hs_front_error,
+                      .error_body_cls = s};
   for (unsigned i = 0; i < s->threads; i++) {
     struct MHD_OptionItem opts[] = {
         {MHD_OPTION_SOCK_ADDR, 0, &addr},
         {MHD_OPTION_LISTENING_ADDRESS_REUSE, s->threads > 1 ? 1 : 0, NULL},
-        {MHD_OPTION_CONNECTION_LIMIT, (intptr_t)limit, NULL},
         {MHD_OPTION_CONNECTION_TIMEOUT, s->idle_timeout_s, NULL},
-        {MHD_OPTION_NOTIFY_COMPLETED, (intptr_t)hs_completed, s},
         {MHD_OPTION_END, 0, NULL}};
-    /* The logger goes first so that libmicrohttpd routes every message through it. */
-    struct MHD_Daemon *d =
-        MHD_start_daemon(flags, 0, NULL, NULL, hs_handle, s, MHD_OPTION_EXTERNAL_LOGGER,
-                         hs_mhd_log, s, MHD_OPTION_ARRAY, opts, MHD_OPTION_END);
+    struct MHD_Daemon *d = hf_start_daemon(s->front, flags, &o, opts);
     if (!d) {
       s->host->log(s->stage, SD_LOG_ERROR,
                    "cannot listen on %s (address in use or not "

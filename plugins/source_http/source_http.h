@@ -4,6 +4,8 @@
 #ifndef SOURCE_HTTP_STATE_H
 #define SOURCE_HTTP_STATE_H
 
+#include "body.h"
+#include "http/budget.h"
 #include "ingest.h"
 
 #include <pthread.h>
@@ -55,7 +57,12 @@ typedef struct hs_state {
   int pass_test_push;
   int sensorlogger_errors;
   unsigned retry_after_s;
+  int64_t header_timeout_ns;
+  unsigned max_per_ip;
   ing_records_opts records_opts;
+  hf_budget budget;        /* request_memory, shared by every worker */
+  body_budget body_charge; /* the budget as body.c sees it */
+  struct hf_front *front;  /* the hardened HTTP front end all workers run behind */
 
   /* metrics */
   sd_metric *requests[HS_STATUS_COUNT];
