@@ -40,7 +40,8 @@ static void fz_on_row(void *ctx, const sd_value *v, size_t n, int64_t rowtime_ns
   r->hash += (uint64_t)rowtime_ns;
   for (size_t k = 0; k < n; k++) {
     if (v[k].type > SD_STRING) abort();
-    if (v[k].type == SD_STRING) fz_touch(r, v[k].as.s.ptr, (size_t)v[k].as.s.len);
+    if (v[k].type == SD_STRING)
+      fz_touch(r, v[k].as.s.ptr, (size_t)v[k].as.s.len);
     else
       r->hash += (uint64_t)v[k].as.i;
   }
@@ -81,10 +82,14 @@ static void fz_ingest(ql_engine *e, int round) {
   FZ_F("s", SD_STRING)->value.as.s.ptr = "a%b_c\xc3\xa9";
   f[n - 1].value.as.s.len = 7;
   FZ_F("ts", round & 1 ? SD_INT : SD_STRING)->value.as.i = t0;
-  if (!(round & 1)) f[n - 1].value.as.s.ptr = "2024-01-02T03:04:05.678Z", f[n - 1].value.as.s.len = 24;
+  if (!(round & 1))
+    f[n - 1].value.as.s.ptr = "2024-01-02T03:04:05.678Z", f[n - 1].value.as.s.len = 24;
 #undef FZ_F
-  sd_record_view r = {.timestamp_ns = t0 * 1000000, .key = round & 1 ? "key" : NULL,
-                      .key_len = round & 1 ? 3 : 0, .field_count = n, .fields = f};
+  sd_record_view r = {.timestamp_ns = t0 * 1000000,
+                      .key = round & 1 ? "key" : NULL,
+                      .key_len = round & 1 ? 3 : 0,
+                      .field_count = n,
+                      .fields = f};
   ql_engine_ingest(e, NULL, &r);
 }
 

@@ -4,8 +4,8 @@
  * allocated is closed and counted as "closed". The real server runs on loopback with a
  * small host table; json_dumps, asprintf and calloc are wrapped at link time
  * (-Wl,--wrap=...) so that the test can make them fail. */
-#include "net/listen_addr.h"
 #include "../../plugins/source_http/source_http.h"
+#include "net/listen_addr.h"
 
 #include <arpa/inet.h>
 #include <check.h>
