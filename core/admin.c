@@ -3,7 +3,9 @@
  * listener runs. */
 #include "admin.h"
 
+#include "http/front.h"
 #include "metrics.h"
+#include "net/listen_addr.h"
 #include "util.h"
 
 #include <arpa/inet.h>
@@ -17,6 +19,7 @@
 
 struct admin_server {
   struct MHD_Daemon *daemon;
+  hf_front *front; /* header deadline, connection caps, framing (lib/http) */
   pipeline *pl;
   unsigned port;
   sd_metric *log_suppressed;
@@ -144,56 +147,40 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *conn, const char
                           url);
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
-  (void)cls;
-  char msg[512];
-  vsnprintf(msg, sizeof msg, fmt, ap);
-  size_t n = strlen(msg);
-  while (n && msg[n - 1] == '\n') msg[--n] = '\0';
-  log_msg(NULL, SD_LOG_WARN, "admin listener: %s", msg);
+static void admin_front_log(void *ctx, sd_log_level level, const char *msg) {
+  (void)ctx;
+  log_msg(NULL, level, "admin listener: %s", msg);
 }
 
-/* Splits "host:port" / "[v6]:port". */
-static int split_listen(const char *listen, char **host, char **port) {
-  const char *colon;
-  if (listen[0] == '[') {
-    const char *close = strchr(listen, ']');
-    if (!close || close[1] != ':') return -1;
-    *host = strndup(listen + 1, (size_t)(close - listen - 1));
-    colon = close + 1;
-  } else {
-    colon = strrchr(listen, ':');
-    if (!colon) return -1;
-    *host = strndup(listen, (size_t)(colon - listen));
+/* The admin port serves scrapers and operators: a few connections, kept alive. */
+static hf_front *admin_front(void) {
+  hf_env env = {.metric_add = metrics_add, .log = admin_front_log};
+  for (int i = 0; i < HF_REFUSAL_COUNT; i++) {
+    char labels[64];
+    snprintf(labels, sizeof labels, "server=\"admin\",reason=\"%s\"", hf_refusal_names[i]);
+    env.refused[i] = metrics_register(
+        METRIC_COUNTER, "http_refused_total",
+        "Connections and requests the HTTP front end refused, by reason", labels, NULL, 0);
   }
-  *port = xstrdup(colon + 1);
-  char *end;
-  long p = strtol(*port, &end, 10);
-  if (!**port || *end || p < 0 || p > 65535 || !**host) {
-    free(*host);
-    free(*port);
-    return -1;
-  }
-  return 0;
+  env.lingering =
+      metrics_register(METRIC_GAUGE, "http_lingering_sockets",
+                       "Sockets draining unread input after their answer (lingering close)",
+                       "server=\"admin\"", NULL, 0);
+  hf_limits lim;
+  hf_limits_default(&lim);
+  lim.max_connections = 64;
+  lim.max_per_ip = 32;
+  return hf_front_new("admin", &lim, &env);
 }
 
 admin_server *admin_start(pipeline *pl, const char *listen, char **err) {
-  char *host = NULL, *port = NULL;
-  if (split_listen(listen, &host, &port) != 0) {
-    *err = xasprintf("admin_listen \"%s\": expected HOST:PORT such as 127.0.0.1:9180, or off",
-                     listen);
-    return NULL;
-  }
-  struct addrinfo hints = {.ai_family = AF_UNSPEC,
-                           .ai_socktype = SOCK_STREAM,
-                           .ai_flags = AI_PASSIVE | AI_NUMERICSERV};
-  struct addrinfo *ai = NULL;
-  int rc = getaddrinfo(host, port, &hints, &ai);
-  if (rc != 0 || !ai) {
-    *err = xasprintf("admin_listen \"%s\": cannot resolve \"%s\": %s", listen, host,
-                     gai_strerror(rc));
-    free(host);
-    free(port);
+  struct sockaddr_storage addr;
+  socklen_t addr_len;
+  char why[160];
+  if (la_parse_listen(listen, &addr, &addr_len, why, sizeof why) != 0) {
+    *err = xasprintf("admin_listen \"%s\": %s (expected HOST:PORT such as 127.0.0.1:9180, or "
+                     "off)",
+                     listen, why);
     return NULL;
   }
   admin_server *srv = xcalloc(1, sizeof *srv);
@@ -203,27 +190,25 @@ admin_server *admin_start(pipeline *pl, const char *listen, char **err) {
   srv->log_suppressed =
       metrics_register(METRIC_GAUGE, "log_suppressed_lines",
                        "Log lines suppressed by rate limiting since start", NULL, NULL, 0);
+  srv->front = admin_front();
   unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
-  if (ai->ai_family == AF_INET6) flags |= MHD_USE_IPv6;
-  srv->daemon = MHD_start_daemon(flags, 0, NULL, NULL, handle, srv, MHD_OPTION_EXTERNAL_LOGGER,
-                                 mhd_log, NULL, MHD_OPTION_SOCK_ADDR, ai->ai_addr,
-                                 MHD_OPTION_CONNECTION_LIMIT, (unsigned)64,
-                                 MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)10, MHD_OPTION_END);
-  freeaddrinfo(ai);
+  if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
+  hf_daemon_opts o = {.handler = handle, .handler_cls = srv};
+  struct MHD_OptionItem extra[] = {{MHD_OPTION_SOCK_ADDR, 0, &addr},
+                                   {MHD_OPTION_CONNECTION_TIMEOUT, 90, NULL},
+                                   {MHD_OPTION_END, 0, NULL}};
+  srv->daemon = srv->front ? hf_start_daemon(srv->front, flags, &o, extra) : NULL;
   if (!srv->daemon) {
     *err = xasprintf("admin_listen \"%s\": cannot listen (address in use or not local?); "
                      "pick another port or set admin_listen = off",
                      listen);
+    hf_front_free(srv->front);
     free(srv);
-    free(host);
-    free(port);
     return NULL;
   }
   const union MHD_DaemonInfo *info =
       MHD_get_daemon_info(srv->daemon, MHD_DAEMON_INFO_BIND_PORT);
-  srv->port = info ? info->port : (unsigned)atoi(port);
-  free(host);
-  free(port);
+  srv->port = info ? info->port : la_port(&addr);
   return srv;
 }
 
@@ -234,5 +219,6 @@ unsigned admin_port(const admin_server *srv) {
 void admin_stop(admin_server *srv) {
   if (!srv) return;
   MHD_stop_daemon(srv->daemon);
+  hf_front_free(srv->front);
   free(srv);
 }

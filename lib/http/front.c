@@ -28,7 +28,9 @@ const char *const hf_refusal_names[HF_REFUSAL_COUNT] = {
 #define REAP_PERIOD_MS  200
 #define MHD_LIMIT_SLACK 64 /* accepted beyond max_connections so one can evict idle ones */
 
-typedef enum conn_phase { CP_HEADERS, CP_BUSY, CP_IDLE } conn_phase;
+/* CP_STREAM: a long-lived answer (SSE, WebSocket) that the server marked; its liveness is
+ * the server's business (heartbeats), so no deadline or eviction applies. */
+typedef enum conn_phase { CP_HEADERS, CP_BUSY, CP_IDLE, CP_STREAM } conn_phase;
 
 typedef struct hf_server {
   hf_front *front;
@@ -250,7 +252,8 @@ static enum MHD_Result on_accept(void *cls, const struct sockaddr *addr, socklen
 static int evict_idle_locked(hf_front *f) {
   hf_conn *victim = NULL;
   for (hf_conn *c = f->conns; c; c = c->next)
-    if (c->phase != CP_BUSY && !c->shut && (!victim || c->phase_since <= victim->phase_since))
+    if ((c->phase == CP_HEADERS || c->phase == CP_IDLE) && !c->shut &&
+        (!victim || c->phase_since <= victim->phase_since))
       victim = c;
   if (!victim) return 0;
   victim->shut = 1;
@@ -312,9 +315,10 @@ static void on_connection(void *cls, struct MHD_Connection *conn, void **socket_
     if (c) {
       pthread_mutex_lock(&f->mu);
       int unread = 0;
-      if (!c->shut && ioctl(c->fd, FIONREAD, &unread) != 0) unread = 0;
+      if (!c->shut && c->phase != CP_STREAM && ioctl(c->fd, FIONREAD, &unread) != 0) unread = 0;
       /* Still before libmicrohttpd's close(): the fd is this connection's. */
-      if (!c->shut && (c->linger_wanted || unread > 0)) add_lingerer_locked(f, c->fd);
+      if (!c->shut && c->phase != CP_STREAM && (c->linger_wanted || unread > 0))
+        add_lingerer_locked(f, c->fd);
       if (c->prev)
         c->prev->next = c->next;
       else
@@ -395,6 +399,19 @@ void hf_request_linger(struct MHD_Connection *conn) {
   if (c) c->linger_wanted = 1;
 }
 
+void *hf_upgrade_context(void *con_cls) {
+  hf_req *r = con_cls;
+  return r ? r->user : NULL;
+}
+
+void hf_request_stream(hf_front *f, struct MHD_Connection *conn) {
+  hf_conn *c = conn_of(conn);
+  if (!c) return;
+  pthread_mutex_lock(&f->mu);
+  c->phase = CP_STREAM;
+  pthread_mutex_unlock(&f->mu);
+}
+
 /* First call of a request: its headers are complete. */
 static enum MHD_Result check_request(hf_server *srv, struct MHD_Connection *conn, hf_req *r,
                                      const char *version) {
@@ -468,8 +485,10 @@ static void on_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   if (c) {
     pthread_mutex_lock(&f->mu);
     if (r && r->body_expected && !r->final_call_seen) c->linger_wanted = 1;
-    c->phase = CP_IDLE;
-    c->phase_since = now_ns();
+    if (c->phase != CP_STREAM) { /* an upgraded WebSocket lives on past its request */
+      c->phase = CP_IDLE;
+      c->phase_since = now_ns();
+    }
     pthread_mutex_unlock(&f->mu);
   }
   free(r);
@@ -482,7 +501,7 @@ static void reap_deadlines(hf_front *f, int64_t now) {
   unsigned timed_out = 0;
   pthread_mutex_lock(&f->mu);
   for (hf_conn *c = f->conns; c; c = c->next) {
-    if (c->shut || c->phase == CP_BUSY) continue;
+    if (c->shut || c->phase == CP_BUSY || c->phase == CP_STREAM) continue;
     int64_t limit =
         c->phase == CP_HEADERS ? f->lim.header_timeout_ns : f->lim.keepalive_timeout_ns;
     if (limit <= 0 || now - c->phase_since < limit) continue;
@@ -625,11 +644,14 @@ static void mhd_log(void *cls, const char *fmt, va_list ap) {
   int per_connection = strcasestr(line, "connection") || strcasestr(line, "socket") ||
                        strstr(line, "request") || strstr(line, "send");
   if (refused) count(f, HF_REFUSED_FRAMING);
-  front_log(f,
-            refused          ? SD_LOG_WARN
-            : per_connection ? SD_LOG_DEBUG
-                             : SD_LOG_WARN,
-            "%s: %slibmicrohttpd: %s", f->name, refused ? "refused a request: " : "", line);
+  char hint[96] = "";
+  if (refused && strstr(line, "431") && f->env.header_memory_key)
+    snprintf(hint, sizeof hint, " (raise %s for larger headers)", f->env.header_memory_key);
+  for (char *p = line; *p; p++) /* the line goes inside msg="..." */
+    if (*p == '"') *p = '\'';
+  sd_log_level level = refused || !per_connection ? SD_LOG_WARN : SD_LOG_DEBUG;
+  front_log(f, level, "%s: %slibmicrohttpd: %s%s", f->name,
+            refused ? "refused a request: " : "", line, hint);
 }
 
 struct MHD_Daemon *hf_start_daemon(hf_front *f, unsigned flags, const hf_daemon_opts *o,

@@ -31,6 +31,9 @@ typedef struct hf_env {
   void *log_ctx;
   sd_metric *refused[HF_REFUSAL_COUNT]; /* NULL entries are not counted */
   sd_metric *lingering;                 /* gauge: sockets draining in a lingering close */
+  /* The config key that sizes libmicrohttpd's per-connection memory, named in the log line
+   * of a 431 (its own message names only its pool); NULL: none to name. */
+  const char *header_memory_key;
 } hf_env;
 
 /* Registers sensord_http_refused_total{reason=...} and the lingering gauge for a stage. */
@@ -81,6 +84,13 @@ struct MHD_Daemon *hf_start_daemon(hf_front *f, unsigned flags, const hf_daemon_
 /* Ask for a lingering close of this request's connection (an answer sent before the body
  * was read). The front end also lingers whenever unread input is left at close. */
 void hf_request_linger(struct MHD_Connection *conn);
+/* libmicrohttpd hands an upgrade handler (MHD_create_response_for_upgrade) its own request
+ * context, which behind the front end is the front's: this gives back the server's
+ * (what its access handler stored in *con_cls). */
+void *hf_upgrade_context(void *con_cls);
+/* This request's answer is a long-lived stream (SSE, or a WebSocket about to be upgraded):
+ * the connection is exempt from the header and keep-alive deadlines and from eviction. */
+void hf_request_stream(hf_front *f, struct MHD_Connection *conn);
 
 /* Queues a refusal (status, message) with Connection: close and counts it. */
 enum MHD_Result hf_refuse(hf_front *f, struct MHD_Connection *conn, hf_refusal why,

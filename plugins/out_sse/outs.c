@@ -5,6 +5,7 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
+#include "http/front.h"
 #include "net/lan_url.h"
 #include "net/listen_addr.h"
 #include "outs.h"
@@ -50,6 +51,14 @@ const sd_config_key outs_config_keys[] = {
      NULL,
      "memory each connection gets for its request and reply headers, kept while it streams "
      "(most of the memory per client); headers that do not fit get 431 (cookies count twice)"},
+    {"header_timeout", SD_CFG_DURATION, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "10s", 100e6, 3600e9,
+     NULL,
+     "a connection must deliver a whole request line and headers this soon after it opens "
+     "(slow or stalled clients are closed, slowloris); streams are exempt once they start"},
+    {"max_connections_per_ip", SD_CFG_INT, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "0", 0, 1000000,
+     NULL,
+     "connections one client address may hold; 0 = no cap (browsers behind one NAT or "
+     "proxy share an address; max_clients and header_timeout still hold)"},
     {NULL, 0, 0, NULL, 0, 0, NULL, NULL},
 };
 
@@ -114,6 +123,8 @@ sd_result outs_init(const sd_host_api *host, sd_stage *stage, void **state,
     s->http_threads = cpus >= 4 ? (unsigned)(cpus / 2) : 1u;
   }
   s->connection_memory = (size_t)host->config_size(stage, "connection_memory");
+  s->header_timeout_ns = host->config_duration(stage, "header_timeout");
+  s->max_per_ip = (unsigned)host->config_int(stage, "max_connections_per_ip");
   s->cors_count = host->config_list_count(stage, "cors_origins");
   s->cors = calloc(s->cors_count + 1, sizeof *s->cors);
   int failed = !s->listen || !s->chart_query || !s->ingest_url_hint || !s->cors;
@@ -171,23 +182,6 @@ sd_result outs_init(const sd_host_api *host, sd_stage *stage, void **state,
                                  "connections closed for a protocol error", NULL);
   *state = s;
   return SD_OK;
-}
-
-static void outs_mhd_log(void *cls, const char *fmt, va_list ap) {
-  outs_state *s = cls;
-  char line[512];
-  vsnprintf(line, sizeof line, fmt, ap);
-  size_t n = strlen(line);
-  while (n && (line[n - 1] == '\n' || line[n - 1] == '\r')) line[--n] = '\0';
-  for (char *p = line; *p; p++)
-    if (*p == '"') *p = '\'';
-  /* Follows a content reader ending with an error, which ours do only after logging why
-   * themselves (out of memory, a stream cut short): at warn it would only mislead. */
-  sd_log_level level =
-      strstr(line, "application error generating response") ? SD_LOG_DEBUG : SD_LOG_WARN;
-  /* libmicrohttpd's 431 names its pool, not the key that sizes it. */
-  const char *hint = strstr(line, "431") ? " (raise connection_memory for larger headers)" : "";
-  s->host->log(s->stage, level, "http: %s%s", line, hint);
 }
 
 static void metric_delta(const sd_host_api *host, sd_metric *m, uint64_t now, uint64_t *last) {
@@ -261,14 +255,26 @@ sd_result outs_start(void *state) {
       {MHD_OPTION_THREAD_POOL_SIZE, (intptr_t)s->http_threads, NULL},
       {MHD_OPTION_END, 0, NULL}};
   if (s->http_threads < 2) pool[0].option = MHD_OPTION_END;
-  s->daemon = MHD_start_daemon(flags, 0, NULL, NULL, web_access, s, MHD_OPTION_EXTERNAL_LOGGER,
-                               outs_mhd_log, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&addr,
-                               MHD_OPTION_CONNECTION_LIMIT, (unsigned)(s->max_clients + 256),
-                               MHD_OPTION_ARRAY, pool, MHD_OPTION_CONNECTION_MEMORY_LIMIT,
-                               s->connection_memory, MHD_OPTION_CONNECTION_MEMORY_INCREMENT,
-                               (size_t)1024, MHD_OPTION_CONNECTION_TIMEOUT, timeout,
-                               MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096u,
-                               MHD_OPTION_NOTIFY_COMPLETED, web_completed, s, MHD_OPTION_END);
+  hf_env env;
+  hf_env_from_host(&env, s->host, s->stage);
+  env.header_memory_key = "connection_memory";
+  hf_limits lim;
+  hf_limits_default(&lim);
+  lim.header_timeout_ns = s->header_timeout_ns;
+  lim.max_connections = (unsigned)(s->max_clients + 256);
+  lim.max_per_ip = s->max_per_ip;
+  s->front = hf_front_new(s->transport->name, &lim, &env);
+  hf_daemon_opts o = {
+      .handler = web_access, .handler_cls = s, .completed = web_completed, .completed_cls = s};
+  struct MHD_OptionItem opts[] = {
+      {MHD_OPTION_SOCK_ADDR, 0, &addr},
+      {MHD_OPTION_ARRAY, 0, pool},
+      {MHD_OPTION_CONNECTION_MEMORY_LIMIT, (intptr_t)s->connection_memory, NULL},
+      {MHD_OPTION_CONNECTION_MEMORY_INCREMENT, 1024, NULL},
+      {MHD_OPTION_CONNECTION_TIMEOUT, timeout, NULL},
+      {MHD_OPTION_LISTEN_BACKLOG_SIZE, 4096, NULL},
+      {MHD_OPTION_END, 0, NULL}};
+  s->daemon = s->front ? hf_start_daemon(s->front, flags, &o, opts) : NULL;
   if (!s->daemon) {
     s->host->log(s->stage, SD_LOG_ERROR, "cannot listen on %s: %s", s->listen, strerror(errno));
     if (s->transport->stop) s->transport->stop(s);
@@ -394,6 +400,7 @@ void outs_destroy(void *state) {
     outs_close_clients(s, s->host->now_mono_ns() + 2000000000);
     MHD_stop_daemon(s->daemon);
   }
+  hf_front_free(s->front);
   if (s->transport->destroy) s->transport->destroy(s);
   pump_free(s->pump);
   hub_free(s->hub);

@@ -36,6 +36,9 @@ struct outs_state {
   hub *hub;
   pump *pump; /* writes the streams once the HTTP exchange is done (http_threads threads) */
   struct MHD_Daemon *daemon;
+  struct hf_front *front; /* header deadline, caps, framing, refusal counts (lib/http) */
+  int64_t header_timeout_ns;
+  unsigned max_per_ip;
   char *listen;
   char *chart_query;
   char **cors;

@@ -4,6 +4,7 @@
 #include <sys/stat.h>
 #include <sys/types.h>
 
+#include "http/front.h"
 #include "outs.h"
 #include "web.h"
 
@@ -195,6 +196,7 @@ static enum MHD_Result web_stream(outs_state *s, struct MHD_Connection *conn, co
                            cors);
   }
   if (!topic) return outs_reply_sub_error(s, conn, HUB_SUB_NOMEM, cors);
+  hf_request_stream(s->front, conn); /* heartbeats keep it alive, not the front's deadlines */
   enum MHD_Result r = s->transport->open(s, conn, topic, &opts, cors, con_cls);
   /* A stream served by libmicrohttpd's reader is subscribed by now and holds its topic
    * itself; a refused one holds nothing. Only a request the transport keeps (*con_cls: a

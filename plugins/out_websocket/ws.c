@@ -5,6 +5,7 @@
 #include <sys/types.h>
 
 #include "../out_sse/outs.h"
+#include "http/front.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -216,7 +217,7 @@ static void ws_upgraded(void *cls, struct MHD_Connection *conn, void *con_cls,
                         const char *extra_in, size_t extra_in_size, MHD_socket sock,
                         struct MHD_UpgradeResponseHandle *urh) {
   outs_state *s = cls;
-  ws_request *req = con_cls;
+  ws_request *req = hf_upgrade_context(con_cls);
   ws_conn *c = atomic_load(&s->closed) || !req ? NULL : calloc(1, sizeof *c);
   if (!c) {
     MHD_upgrade_action(urh, MHD_UPGRADE_ACTION_CLOSE);
