@@ -1,6 +1,7 @@
 /* Non-query statements for /ksql: CREATE/DROP STREAM, SHOW/LIST STREAMS|TABLES|QUERIES,
  * DESCRIBE and TERMINATE, each answered with the entity ksqlDB's /ksql returns
- * (currentStatus, streams, tables, queries, sourceDescription). Runs under the engine lock. */
+ * (currentStatus, streams, tables, queries, sourceDescription). Runs under the engine lock.
+ * Queries of the pipeline file are the stage's own: DROP and TERMINATE refuse to end them. */
 #include "ql_internal.h"
 
 #include <stdio.h>
@@ -141,14 +142,56 @@ static json_t *drop_stream(ql_engine *e, ql_stmt *s, ql_error *err) {
   return current_status(e, s, command, msg);
 }
 
+/* "accel, gravity": the running pipeline-file queries, oldest first (malloc'd; NULL when
+ * there are none or no memory). */
+static char *pipeline_query_names(ql_engine *e) {
+  ql_query *q = e->queries;
+  while (q && q->all_next) q = q->all_next;
+  size_t len = 0;
+  for (ql_query *r = q; r; r = r->all_prev)
+    if (r->pipeline && !r->ended) len += strlen(r->id) + 2;
+  char *names = len ? malloc(len + 1) : NULL;
+  if (!names) return NULL;
+  size_t o = 0;
+  for (; q; q = q->all_prev)
+    if (q->pipeline && !q->ended)
+      o += (size_t)snprintf(names + o, len + 1 - o, "%s%s", o ? ", " : "", q->id);
+  return names;
+}
+
+/* Queries of the pipeline file feed the stage's outputs (the dashboard): ending one over
+ * the API would stop its rows until a restart while every push is still answered 200, so
+ * they are refused here the way DROP STREAM refuses the stream they read. */
 static json_t *terminate(ql_engine *e, ql_stmt *s, ql_error *err) {
   char command[300];
   if (!strcasecmp(s->name, "ALL")) {
     for (ql_query *q = e->queries; q; q = q->all_next)
-      if (!q->ended) ql_query_end(q, "Query Completed");
-    return current_status(e, s, "terminate/ALL/execute", "Query terminated.");
+      if (!q->ended && !q->pipeline) ql_query_end(q, "Query Completed");
+    json_t *o = current_status(e, s, "terminate/ALL/execute", "Query terminated.");
+    char *kept = pipeline_query_names(e);
+    if (kept) {
+      char *msg = NULL;
+      if (asprintf(&msg,
+                   "Queries defined in the pipeline file were left running: [%s]. Edit the "
+                   "pipeline file and reload sensord with SIGHUP to change or remove them.",
+                   kept) >= 0) {
+        json_array_append_new(json_object_get(o, "warnings"),
+                              json_pack("{s:s}", "message", msg));
+        free(msg);
+      }
+      free(kept);
+    }
+    return o;
   }
   ql_query *q = ql_query_find_locked(e, s->name);
+  if (q && q->pipeline) {
+    ql_set_error(err, 40001,
+                 "Cannot terminate query %s: it is defined in the pipeline file (query.%s) and "
+                 "feeds the pipeline's outputs. Edit the pipeline file and reload sensord with "
+                 "SIGHUP to change or remove it.",
+                 q->id, q->id);
+    return NULL;
+  }
   if (!q || q->ended) {
     ql_set_error(err, 40001, "Unknown queryId: %s", s->name);
     return NULL;

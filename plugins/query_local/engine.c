@@ -162,6 +162,7 @@ int ql_check_statement(ql_engine *e, const char *sql, ql_error *err) {
 void ql_query_end(ql_query *q, const char *reason) {
   if (q->ended) return;
   q->ended = 1;
+  snprintf(q->end_reason, sizeof q->end_reason, "%s", reason ? reason : "");
   q->engine->n_running--;
   if (q->ad_hoc) q->engine->n_ad_hoc--;
   if (q->on_end) q->on_end(q->ctx, reason);
@@ -267,6 +268,20 @@ void ql_engine_stats(ql_engine *e, ql_stats *out) {
   pthread_mutex_unlock(&e->lock);
 }
 
+json_t *ql_engine_pipeline_stopped(ql_engine *e) {
+  json_t *out = json_array();
+  pthread_mutex_lock(&e->lock);
+  /* e->queries is newest first: walk back from the oldest for start order. */
+  ql_query *q = e->queries;
+  while (q && q->all_next) q = q->all_next;
+  for (; q && out; q = q->all_prev)
+    if (q->pipeline && q->ended)
+      json_array_append_new(out, json_pack("{s:s, s:s}", "queryId", q->id, "reason",
+                                           q->end_reason[0] ? q->end_reason : "ended"));
+  pthread_mutex_unlock(&e->lock);
+  return out;
+}
+
 /* ---- Query lifecycle ------------------------------------------------------------------------
  */
 static ql_query *find_query(ql_engine *e, const char *id) {
@@ -313,6 +328,7 @@ ql_query *ql_query_start(ql_engine *e, const char *sql, const ql_query_opts *opt
   q->ctx = ctx;
   q->ad_hoc = opts->ad_hoc;
   q->named = opts->name != NULL;
+  q->pipeline = q->named && opts->pipeline;
   q->emit_interval_ns = e->limits.emit_interval_ns;
 
   pthread_mutex_lock(&e->lock);

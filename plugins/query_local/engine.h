@@ -52,6 +52,9 @@ typedef struct ql_query_opts {
   int earliest;     /* auto.offset.reset = earliest: replay retained records first */
   int ad_hoc;       /* counts against max_push_queries */
   const char *name; /* named queries from the INI; NULL = transient id generated */
+  /* Defined in the pipeline file and feeding the stage's outputs: TERMINATE refuses it and
+   * TERMINATE ALL leaves it running, as DROP STREAM refuses its stream. Needs a name. */
+  int pipeline;
 } ql_query_opts;
 
 /* Parses, plans and starts a push query (SELECT … EMIT CHANGES). NULL + err on failure
@@ -77,6 +80,11 @@ void ql_engine_ingest(ql_engine *engine, const char *topic, const sd_record_view
 /* Periodic work: flush windows due under emit_interval, close windows past grace, expire
  * retained records past retain_age. Called from a stage timer (and by tests). */
 void ql_engine_tick(ql_engine *engine, int64_t now_wall_ns);
+
+/* Pipeline-file queries (opts.pipeline) that ended by themselves (LIMIT reached, a pull
+ * query's end): a JSON array of {"queryId", "reason"} in start order, empty when every one
+ * runs. For /healthcheck: their rows no longer reach the stage's outputs. */
+json_t *ql_engine_pipeline_stopped(ql_engine *engine);
 
 /* Counters for /metrics. */
 typedef struct ql_stats {

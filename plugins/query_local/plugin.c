@@ -84,6 +84,7 @@ struct ql_stage {
   ql_stats last_stats;
   sd_metric *m_records_in, *m_deser_errors, *m_emit_failed, *m_bad_records, *m_emit_waits;
   sd_metric *m_agg_dropped, *m_late;
+  sd_metric *m_named_stopped; /* gauge: pipeline queries that ended by themselves */
 };
 
 /* ---- helpers shared by validate and init ------------------------------------------- */
@@ -216,10 +217,15 @@ static void named_on_row(void *ctx, const sd_value *values, size_t n, int64_t ro
   pthread_mutex_unlock(&st->mu);
 }
 
+/* Nothing restarts it before a reload, and the core's /healthz cannot be told (the ABI has
+ * no health call): say so loudly here; the API's /healthcheck reports it from the engine. */
 static void named_on_end(void *ctx, const char *reason) {
   ql_named *q = ctx;
-  q->st->host->log(q->st->stage, SD_LOG_WARN, "named query ended: query=%s reason=\"%s\"",
+  q->st->host->log(q->st->stage, SD_LOG_ERROR,
+                   "pipeline query stopped: its rows no longer go downstream until sensord is "
+                   "reloaded (SIGHUP): query=%s reason=\"%s\"",
                    q->name, reason ? reason : "");
+  q->st->host->metric_add(q->st->m_named_stopped, 1);
   q->ended = 1;
 }
 
@@ -337,6 +343,10 @@ static sd_result ql_init(const sd_host_api *host, sd_stage *stage, void **state)
                                     "rows aggregate queries could not count: out of memory "
                                     "for a new group (window or GROUP BY key)",
                                     NULL);
+  st->m_named_stopped = host->gauge(stage, "query_pipeline_queries_stopped",
+                                    "queries of the pipeline file (query.<name>) that ended "
+                                    "by themselves (LIMIT reached) and send no more rows",
+                                    NULL);
   st->m_late = host->counter(stage, "query_late_records_total",
                              "records that reached a window after its grace period (dropped, "
                              "as ksqlDB drops late records)",
@@ -373,7 +383,7 @@ static sd_result ql_init(const sd_host_api *host, sd_stage *stage, void **state)
     nl.names[i] = NULL;
     q->key_col = -1;
     st->named_count++;
-    ql_query_opts opts = {.earliest = 0, .ad_hoc = 0, .name = q->name};
+    ql_query_opts opts = {.earliest = 0, .ad_hoc = 0, .name = q->name, .pipeline = 1};
     memset(&err, 0, sizeof err);
     q->query =
         ql_query_start(st->engine, nl.sqls[i], &opts, named_on_row, named_on_end, q, &err);

@@ -164,7 +164,9 @@ struct ql_query {
   ql_end_fn on_end;
   void *ctx;
   int ad_hoc, named, ended, replay_pending, earliest_or_pull;
-  uint64_t start_seq; /* retained rows before this are replayed (earliest) */
+  int pipeline;        /* defined in the pipeline file: the API may not end it */
+  char end_reason[64]; /* why it ended by itself (health reports it) */
+  uint64_t start_seq;  /* retained rows before this are replayed (earliest) */
   int64_t emitted;
   uint64_t late_rows;
   uint64_t dropped_rows; /* aggregate rows with no memory for their group */
