@@ -20,8 +20,8 @@
 #include <netinet/in.h>
 
 const char *const hf_refusal_names[HF_REFUSAL_COUNT] = {
-    "header_timeout", "idle_evicted", "per_ip_limit", "connection_limit",
-    "framing",        "host",         "origin",       "memory"};
+    "header_timeout", "idle_evicted", "per_ip_limit", "connection_limit", "framing",
+    "host",           "origin",       "memory",       "media_type"};
 
 #define IP_BUCKETS      1024
 #define LINGER_MAX      256

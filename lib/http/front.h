@@ -18,6 +18,7 @@ typedef enum hf_refusal {
   HF_REFUSED_HOST,           /* Host not allowed (421/403) */
   HF_REFUSED_ORIGIN,         /* cross-origin request not allowed (403) */
   HF_REFUSED_MEMORY,         /* request memory budget exhausted (503) */
+  HF_REFUSED_MEDIA_TYPE,     /* a body type the server does not take (415) */
   HF_REFUSAL_COUNT
 } hf_refusal;
 

@@ -3,6 +3,7 @@
  * nothing to send is suspended, resumed by the session's wake, and watched for a vanished
  * client by the watch thread (MHD cannot see a disconnect while suspended). */
 #include "api_server.h"
+#include "http/front.h"
 
 #include <microhttpd.h>
 #include <netinet/in.h>
@@ -136,6 +137,15 @@ static struct MHD_Response *build_response(api_server *srv, struct MHD_Connectio
   }
   if (resp && r->content_type) MHD_add_response_header(resp, "content-type", r->content_type);
   if (resp && r->location) MHD_add_response_header(resp, "location", r->location);
+  if (resp && r->cors_origin) {
+    MHD_add_response_header(resp, "Access-Control-Allow-Origin", r->cors_origin);
+    MHD_add_response_header(resp, "Vary", "Origin");
+  }
+  if (resp && r->preflight) {
+    MHD_add_response_header(resp, "Access-Control-Allow-Methods", API_PREFLIGHT_METHODS);
+    MHD_add_response_header(resp, "Access-Control-Allow-Headers", API_PREFLIGHT_HEADERS);
+    MHD_add_response_header(resp, "Access-Control-Max-Age", "600");
+  }
   return resp;
 }
 
@@ -178,12 +188,21 @@ static enum MHD_Result h1_access(void *cls, struct MHD_Connection *conn, const c
       .method = method,
       .target = url,
       .accept = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Accept"),
+      .content_type = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Content-Type"),
+      .host = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Host"),
+      .origin = MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Origin"),
+      .cors_request_method =
+          MHD_lookup_connection_value(conn, MHD_HEADER_KIND, "Access-Control-Request-Method"),
       .body = req->body,
       .body_len = req->len,
       .body_too_big = req->too_big,
   };
   api_reply reply;
-  api_route(srv, &areq, &reply);
+  if (!api_policy_check(srv, &areq, &reply)) {
+    const char *cors = reply.cors_origin; /* api_route starts from a clean reply */
+    api_route(srv, &areq, &reply);
+    reply.cors_origin = cors;
+  }
   int status = reply.status;
   struct MHD_Response *resp = build_response(srv, conn, &reply);
   if (!resp) {
@@ -209,12 +228,6 @@ static void h1_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
   *con_cls = NULL;
 }
 
-static void h1_log(void *cls, const char *fmt, va_list ap) {
-  api_server *srv = cls;
-  if (srv->host->log_enabled(srv->stage, SD_LOG_DEBUG))
-    srv->host->vlog(srv->stage, SD_LOG_DEBUG, fmt, ap);
-}
-
 static void h1_connection(void *cls, struct MHD_Connection *conn, void **socket_context,
                           enum MHD_ConnectionNotificationCode toe) {
   (void)conn;
@@ -225,15 +238,35 @@ static void h1_connection(void *cls, struct MHD_Connection *conn, void **socket_
 
 int api_h1_start(api_server *srv) {
   unsigned timeout_s = (unsigned)(srv->cfg.idle_timeout_ns / 1000000000);
-  srv->mhd = MHD_start_daemon(
-      MHD_USE_NO_LISTEN_SOCKET | MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ITC |
-          MHD_ALLOW_SUSPEND_RESUME | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG,
-      0, NULL, NULL, h1_access, srv, MHD_OPTION_NOTIFY_COMPLETED, h1_completed, srv,
-      MHD_OPTION_NOTIFY_CONNECTION, h1_connection, srv, MHD_OPTION_EXTERNAL_LOGGER, h1_log, srv,
-      MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, MHD_OPTION_CONNECTION_LIMIT,
-      (unsigned)srv->cfg.max_connections, MHD_OPTION_END);
+  hf_env env;
+  hf_env_from_host(&env, srv->host, srv->stage);
+  hf_limits lim;
+  hf_limits_default(&lim);
+  lim.header_timeout_ns = srv->cfg.header_timeout_ns;
+  lim.max_connections = (unsigned)srv->cfg.max_connections;
+  lim.max_per_ip = srv->cfg.max_per_ip;
+  /* An idle kept-alive connection: the API's own idle_timeout (0 = never) decides. */
+  lim.keepalive_timeout_ns = srv->cfg.idle_timeout_ns;
+  srv->front = hf_front_new("api", &lim, &env);
+  hf_daemon_opts o = {.handler = h1_access,
+                      .handler_cls = srv,
+                      .completed = h1_completed,
+                      .completed_cls = srv,
+                      .on_connection = h1_connection,
+                      .on_connection_cls = srv};
+  struct MHD_OptionItem extra[] = {{MHD_OPTION_CONNECTION_TIMEOUT, timeout_s, NULL},
+                                   {MHD_OPTION_END, 0, NULL}};
+  srv->mhd = srv->front
+                 ? hf_start_daemon(srv->front,
+                                   MHD_USE_NO_LISTEN_SOCKET | MHD_USE_INTERNAL_POLLING_THREAD |
+                                       MHD_USE_ITC | MHD_ALLOW_SUSPEND_RESUME |
+                                       MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG,
+                                   &o, extra)
+                 : NULL;
   if (!srv->mhd) {
     srv->host->log(srv->stage, SD_LOG_ERROR, "could not start the HTTP/1.1 server");
+    hf_front_free(srv->front);
+    srv->front = NULL;
     return -1;
   }
   return 0;
@@ -263,4 +296,6 @@ void api_h1_stop(api_server *srv) {
                    atomic_load(&srv->mhd_suspended));
   MHD_stop_daemon(srv->mhd);
   srv->mhd = NULL;
+  hf_front_free(srv->front);
+  srv->front = NULL;
 }

@@ -18,7 +18,7 @@ typedef struct h2_stream {
   struct h2_conn *conn;
   int32_t id;
   char method[16];
-  char *path, *accept;
+  char *path, *accept, *content_type, *authority, *origin, *cors_method;
   char *body;
   size_t len, cap;
   int too_big;
@@ -68,6 +68,10 @@ static void stream_free(h2_conn *c, h2_stream *st) {
   if (st->next) st->next->prev = st->prev;
   free(st->path);
   free(st->accept);
+  free(st->content_type);
+  free(st->authority);
+  free(st->origin);
+  free(st->cors_method);
   free(st->body);
   free(st->data);
   free(st);
@@ -211,6 +215,19 @@ static int on_header(nghttp2_session *ng, const nghttp2_frame *frame, const uint
   } else if (namelen == 6 && memcmp(name, "accept", 6) == 0) {
     free(st->accept);
     st->accept = strndup((const char *)value, valuelen);
+  } else if (namelen == 12 && memcmp(name, "content-type", 12) == 0) {
+    free(st->content_type);
+    st->content_type = strndup((const char *)value, valuelen);
+  } else if ((namelen == 10 && memcmp(name, ":authority", 10) == 0) ||
+             (namelen == 4 && memcmp(name, "host", 4) == 0)) {
+    free(st->authority);
+    st->authority = strndup((const char *)value, valuelen);
+  } else if (namelen == 6 && memcmp(name, "origin", 6) == 0) {
+    free(st->origin);
+    st->origin = strndup((const char *)value, valuelen);
+  } else if (namelen == 29 && memcmp(name, "access-control-request-method", 29) == 0) {
+    free(st->cors_method);
+    st->cors_method = strndup((const char *)value, valuelen);
   }
   return 0;
 }
@@ -246,21 +263,38 @@ static int respond(h2_conn *c, h2_stream *st) {
       .method = st->method,
       .target = st->path ? st->path : "/",
       .accept = st->accept,
+      .content_type = st->content_type,
+      .host = st->authority,
+      .origin = st->origin,
+      .cors_request_method = st->cors_method,
       .body = st->body,
       .body_len = st->len,
       .body_too_big = st->too_big,
   };
   api_reply r;
-  api_route(c->srv, &req, &r);
+  if (!api_policy_check(c->srv, &req, &r)) {
+    const char *cors = r.cors_origin; /* api_route starts from a clean reply */
+    api_route(c->srv, &req, &r);
+    r.cors_origin = cors;
+  }
   char status[8];
   snprintf(status, sizeof status, "%d", r.status);
-  nghttp2_nv hdrs[3];
+  nghttp2_nv hdrs[9];
   size_t nh = 0;
 #define H2_NV(n, v)                                                                            \
   (nghttp2_nv){(uint8_t *)(n), (uint8_t *)(v), strlen(n), strlen(v), NGHTTP2_NV_FLAG_NONE}
   hdrs[nh++] = H2_NV(":status", status);
   if (r.content_type) hdrs[nh++] = H2_NV("content-type", r.content_type);
   if (r.location) hdrs[nh++] = H2_NV("location", r.location);
+  if (r.cors_origin) {
+    hdrs[nh++] = H2_NV("access-control-allow-origin", r.cors_origin);
+    hdrs[nh++] = H2_NV("vary", "Origin");
+  }
+  if (r.preflight) {
+    hdrs[nh++] = H2_NV("access-control-allow-methods", API_PREFLIGHT_METHODS);
+    hdrs[nh++] = H2_NV("access-control-allow-headers", API_PREFLIGHT_HEADERS);
+    hdrs[nh++] = H2_NV("access-control-max-age", "600");
+  }
   nghttp2_data_provider prov = {.source.ptr = st, .read_callback = data_read_cb};
   int has_body = r.push || r.body_len;
   if (r.push) {

@@ -2,6 +2,7 @@
  * and hands it to the HTTP/2 transport (connection preface) or to libmicrohttpd (anything
  * else), plus the watch thread that frees ended queries and notices vanished clients. */
 #include "api_server.h"
+#include "http/front.h"
 #include "net/listen_addr.h"
 
 #include <errno.h>
@@ -18,9 +19,11 @@
 #include <unistd.h>
 
 static const char h2_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-#define PREFACE_LEN        (sizeof h2_preface - 1)
-#define PENDING_MAX        256
-#define PENDING_TIMEOUT_NS (10LL * 1000000000LL)
+#define PREFACE_LEN (sizeof h2_preface - 1)
+/* Connections whose first bytes have not told HTTP/2 from HTTP/1.1 yet. A full table never
+ * stops the accepting: the oldest waiting one is closed for the newcomer, so sockets that
+ * send nothing cannot lock real clients out; each waits at most header_timeout. */
+#define PENDING_MAX 256
 
 typedef struct pending_conn {
   int fd;
@@ -104,7 +107,7 @@ static void *accept_thread(void *arg) {
   size_t np = 0;
   struct pollfd fds[PENDING_MAX + 2];
   while (!atomic_load(&srv->stopping)) {
-    fds[0] = (struct pollfd){srv->listen_fd, np < PENDING_MAX ? POLLIN : 0, 0};
+    fds[0] = (struct pollfd){srv->listen_fd, POLLIN, 0};
     fds[1] = (struct pollfd){srv->wake_fd, POLLIN, 0};
     for (size_t i = 0; i < np; i++) fds[i + 2] = (struct pollfd){pending[i].fd, POLLIN, 0};
     int r = poll(fds, np + 2, 500);
@@ -115,7 +118,10 @@ static void *accept_thread(void *arg) {
     for (size_t i = np; i-- > 0;) {
       int kind = -1;
       if (fds[i + 2].revents) kind = classify(pending[i].fd);
-      if (kind == -1 && now - pending[i].since > PENDING_TIMEOUT_NS) kind = -2;
+      if (kind == -1 && now - pending[i].since > srv->cfg.header_timeout_ns) {
+        kind = -2;
+        if (srv->front) hf_front_count(srv->front, HF_REFUSED_HEADER_TIMEOUT);
+      }
       if (kind == -1) continue;
       pending_conn pc = pending[i];
       pending[i] = pending[--np];
@@ -141,8 +147,17 @@ static void *accept_thread(void *arg) {
         close(pc.fd);
       else if (kind >= 0)
         dispatch(srv, &pc, kind);
-      else
+      else {
+        if (np == PENDING_MAX) { /* evict the oldest waiting connection */
+          size_t oldest = 0;
+          for (size_t i = 1; i < np; i++)
+            if (pending[i].since < pending[oldest].since) oldest = i;
+          close(pending[oldest].fd);
+          pending[oldest] = pending[--np];
+          if (srv->front) hf_front_count(srv->front, HF_REFUSED_IDLE_EVICTED);
+        }
         pending[np++] = pc;
+      }
     }
   }
   for (size_t i = 0; i < np; i++) close(pending[i].fd);
@@ -180,6 +195,7 @@ api_server *api_server_start(const sd_host_api *host, sd_stage *stage, ql_engine
       host->gauge(stage, "query_api_connections", "open REST API connections", "http=\"1.1\"");
   srv->m_connections_h2 =
       host->gauge(stage, "query_api_connections", "open REST API connections", "http=\"2\"");
+  api_policy_load(srv);
   srv->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   srv->listen_fd = srv->wake_fd >= 0 ? listen_on(srv, cfg->listen) : -1;
   if (srv->listen_fd < 0 || api_h1_start(srv) < 0) {
@@ -218,6 +234,7 @@ void api_server_stop(api_server *srv) {
     srv->host->log(srv->stage, SD_LOG_WARN, "push queries left at shutdown: count=%zu",
                    srv->push_count);
   if (srv->wake_fd >= 0) close(srv->wake_fd);
+  api_policy_free(srv);
   pthread_mutex_destroy(&srv->mu);
   free(srv);
 }

@@ -23,6 +23,8 @@ typedef struct api_config {
   size_t client_buffer;    /* bytes queued for one push query before it ends as too slow */
   int64_t idle_timeout_ns; /* idle HTTP/1.1 keep-alive connections (0 = never) */
   size_t max_connections;
+  int64_t header_timeout_ns; /* request line and headers, and an HTTP/2 preface, in time */
+  unsigned max_per_ip;       /* connections one address may hold; 0 = no cap */
 } api_config;
 
 /* Starts the listener and its threads. NULL on failure (logged). */
@@ -53,6 +55,12 @@ struct api_server {
   api_push *pushes;   /* every live push session */
   size_t push_count;
   h2_conn *h2_conns;
+
+  /* Who may call (api_policy.c): Host names besides loopback and IP literals, and origins
+   * of cross-site pages allowed to (CORS). Read from the stage's config at start. */
+  const char **allowed_hosts, **cors_origins;
+  size_t allowed_host_count, cors_origin_count;
+  struct hf_front *front; /* HTTP/1.1's: header deadline, caps, framing; counts refusals */
 
   /* metrics */
   sd_metric *m_push_running, *m_slow_clients, *m_push_wakes, *m_connections_h1,
@@ -110,6 +118,8 @@ typedef struct api_request {
   const char *method;
   const char *target; /* origin-form or absolute-form */
   const char *accept;
+  const char *content_type, *host, *origin; /* NULL when absent */
+  const char *cors_request_method;          /* Access-Control-Request-Method (preflight) */
   const char *body;
   size_t body_len;
   int body_too_big;
@@ -122,8 +132,20 @@ typedef struct api_reply {
   int chunked; /* HTTP/1.1: chunked instead of content-length */
   char *body;
   size_t body_len;
-  api_push *push; /* streaming body (then body is NULL) */
+  api_push *push;          /* streaming body (then body is NULL) */
+  const char *cors_origin; /* echo as Access-Control-Allow-Origin (a cross-origin caller) */
+  int preflight;           /* also the preflight's Allow-Methods/-Headers/Max-Age */
 } api_reply;
+
+/* Refuses what a browser page must not do (api_policy.c): a Host that is not this server
+ * (DNS rebinding), a cross-origin caller cors_origins does not list, a body type other
+ * than JSON or ksqlDB's (a form or text/plain is what a page can send anywhere without
+ * asking). Answers CORS preflights. 1 when it filled r (then api_route is not called). */
+int api_policy_check(api_server *srv, const api_request *req, api_reply *r);
+void api_policy_load(api_server *srv);
+void api_policy_free(api_server *srv);
+#define API_PREFLIGHT_METHODS "GET, POST, OPTIONS"
+#define API_PREFLIGHT_HEADERS "Accept, Authorization, Content-Type"
 
 void api_route(api_server *srv, const api_request *req, api_reply *reply);
 void api_reply_clear(api_reply *reply);

@@ -40,6 +40,20 @@ static const sd_config_key ql_config_keys[] = {
      "error line instead of slowing ingest"},
     {"max_connections", SD_CFG_INT, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "20000", 16, 1000000, NULL,
      "open HTTP/1.1 connections (and streams per HTTP/2 connection) the API accepts"},
+    {"header_timeout", SD_CFG_DURATION, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "10s", 100e6, 3600e9,
+     NULL,
+     "a connection must deliver its request line and headers (or the HTTP/2 preface) this "
+     "soon after it opens; slow or stalled clients are closed (slowloris)"},
+    {"max_connections_per_ip", SD_CFG_INT, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "0", 0, 1000000,
+     NULL,
+     "HTTP/1.1 connections one client address may hold; 0 = no cap (an application server "
+     "may run thousands of push queries from one address)"},
+    {"allowed_hosts", SD_CFG_LIST, 0, NULL, 0, 0, NULL,
+     "Host names the API answers to besides localhost and IP addresses (\"*\" = any); "
+     "others get 403, which stops DNS rebinding"},
+    {"cors_origins", SD_CFG_LIST, 0, NULL, 0, 0, NULL,
+     "origins of web pages allowed to call the API (\"*\" = any); empty = same-origin only. "
+     "Cross-origin requests from others get 403"},
     {"idle_timeout", SD_CFG_DURATION, SD_CFG_HAS_MIN, "300s", 0, 0, NULL,
      "HTTP/1.1 connections idle this long are closed (a waiting push query is never idle); "
      "0 = never"},
@@ -440,6 +454,8 @@ static sd_result ql_start(void *state) {
       .client_buffer = (size_t)h->config_size(st->stage, "client_buffer"),
       .idle_timeout_ns = h->config_duration(st->stage, "idle_timeout"),
       .max_connections = (size_t)h->config_int(st->stage, "max_connections"),
+      .header_timeout_ns = h->config_duration(st->stage, "header_timeout"),
+      .max_per_ip = (unsigned)h->config_int(st->stage, "max_connections_per_ip"),
   };
   st->api = api_server_start(h, st->stage, st->engine, &cfg);
   return st->api ? SD_OK : SD_ERR;

@@ -12,7 +12,7 @@ const deadline = setTimeout(() => { console.error('timed out'); process.exit(2);
 function h1Once() {
   return new Promise((resolve, reject) => {
     const s = net.connect(port, '127.0.0.1', () =>
-      s.write(`POST /query-stream HTTP/1.1\r\nHost: x\r\nContent-Length: ${body.length}\r\n\r\n${body}`));
+      s.write(`POST /query-stream HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: ${body.length}\r\n\r\n${body}`));
     let seen = '';
     s.on('data', (d) => {
       seen += d;
