@@ -191,7 +191,10 @@ admin_server *admin_start(pipeline *pl, const char *listen, char **err) {
       metrics_register(METRIC_GAUGE, "log_suppressed_lines",
                        "Log lines suppressed by rate limiting since start", NULL, NULL, 0);
   srv->front = admin_front();
-  unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG;
+  /* epoll, not select(): with thousands of sockets open in the process, a new admin
+   * connection's descriptor can be past FD_SETSIZE, and select() would refuse it. */
+  unsigned flags =
+      MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL_LINUX_ONLY | MHD_USE_ERROR_LOG;
   if (addr.ss_family == AF_INET6) flags |= MHD_USE_IPv6;
   hf_daemon_opts o = {.handler = handle, .handler_cls = srv};
   struct MHD_OptionItem extra[] = {{MHD_OPTION_SOCK_ADDR, 0, &addr},

@@ -79,6 +79,18 @@ static int t_stopping(sd_stage *st) {
   return 0;
 }
 
+/* The HTTP front end registers its refusal counters through these. */
+static t_metric front_metrics;
+static sd_metric *t_counter(sd_stage *st, const char *name, const char *help,
+                            const char *labels) {
+  (void)st, (void)name, (void)help, (void)labels;
+  return (sd_metric *)&front_metrics;
+}
+static sd_metric *t_gauge(sd_stage *st, const char *name, const char *help,
+                          const char *labels) {
+  return t_counter(st, name, help, labels);
+}
+
 static sd_host_api host;
 static hs_state state;
 static const char *paths[] = {"/phone-producer/"};
@@ -94,6 +106,8 @@ static void start_server(int sensorlogger_errors) {
   host.now_mono_ns = t_now;
   host.now_wall_ns = t_now;
   host.stopping = t_stopping;
+  host.counter = t_counter;
+  host.gauge = t_gauge;
   memset(&state, 0, sizeof state);
   memset(requests, 0, sizeof requests);
   hs_state *s = &state;
@@ -109,6 +123,8 @@ static void start_server(int sensorlogger_errors) {
   s->request_timeout_ns = 5000000000LL;
   s->idle_timeout_s = 5;
   s->retry_after_s = 1;
+  s->header_timeout_ns = 10000000000LL;
+  hf_budget_init(&s->budget, 64 << 20);
   s->sensorlogger_errors = sensorlogger_errors;
   for (int i = 0; i < HS_STATUS_COUNT; i++) s->requests[i] = (sd_metric *)&requests[i];
   for (int i = 0; i < HS_ERR_CLASS_COUNT; i++) s->parse_errors[i] = (sd_metric *)&others[i];
