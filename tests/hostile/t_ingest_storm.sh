@@ -3,7 +3,7 @@
 # each ending after the handshake, after the request, or after the first bytes of the
 # answer, while phones push. sensord must stay alive, every real push must get its 200, and
 # descriptors and RSS must come back to the baseline taken after a warm-up (descriptors
-# within 4; RSS within 8 MiB, 64 MiB under ASan).
+# within 4; RSS within 8 MiB; under ASan, bounded by its quarantine).
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../source_http/http_lib.sh"
 HERE=$(dirname "$0")
@@ -13,7 +13,9 @@ http_ini "$T_DIR/p.ini" \
   "[null]" "plugin = sink_null" "inputs = ingest"
 start_and_wait sd "$T_DIR/p.ini"
 RSS_SLACK_KB=$((8 * 1024))
-ldd "$SD_REAL_BIN" | grep -q libasan && RSS_SLACK_KB=$((64 * 1024))
+# ASan keeps up to 256 MiB of freed memory in quarantine (the pushes during the storm free
+# plenty): there RSS is only bounded, and LeakSanitizer at exit is what finds a leak.
+ldd "$SD_REAL_BIN" | grep -q libasan && RSS_SLACK_KB=$((320 * 1024))
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 alive() { kill -0 "$SD_PID" 2>/dev/null || { tail -n 40 "$T_DIR/sd.log" >&2; fail "sensord died: $1"; }; }
 ( while kill -0 "$SD_PID" 2>/dev/null; do
