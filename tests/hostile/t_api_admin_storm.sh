@@ -14,7 +14,7 @@ http_ini "$T_DIR/p.ini" \
   "stream = CREATE STREAM s (name VARCHAR, deviceId VARCHAR) WITH (KAFKA_TOPIC='smartphone-sensor-data', VALUE_FORMAT='JSON')"
 start_and_wait sd "$T_DIR/p.ini" "http://127.0.0.1:$API_PORT/info"
 RSS_SLACK_KB=$((8 * 1024))
-ldd "$SD_REAL_BIN" | grep -q libasan && RSS_SLACK_KB=$((320 * 1024))
+ldd "$SD_REAL_BIN" | grep libasan >/dev/null && RSS_SLACK_KB=$((320 * 1024))
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 alive() { kill -0 "$SD_PID" 2>/dev/null || { tail -n 40 "$T_DIR/sd.log" >&2; fail "sensord died: $1"; }; }
 curl -s -N --max-time 120 -X POST -H 'Content-Type: application/json' \

@@ -15,7 +15,7 @@ start_and_wait sd "$T_DIR/p.ini"
 RSS_SLACK_KB=$((8 * 1024))
 # ASan keeps up to 256 MiB of freed memory in quarantine (the pushes during the storm free
 # plenty): there RSS is only bounded, and LeakSanitizer at exit is what finds a leak.
-ldd "$SD_REAL_BIN" | grep -q libasan && RSS_SLACK_KB=$((320 * 1024))
+ldd "$SD_REAL_BIN" | grep libasan >/dev/null && RSS_SLACK_KB=$((320 * 1024))
 field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 alive() { kill -0 "$SD_PID" 2>/dev/null || { tail -n 40 "$T_DIR/sd.log" >&2; fail "sensord died: $1"; }; }
 ( while kill -0 "$SD_PID" 2>/dev/null; do
