@@ -3,6 +3,7 @@
  * its own DATA frame (clients JSON.parse each frame); RST_STREAM or a closed socket
  * releases the stream's query at once. */
 #include "api_server.h"
+#include "http/front.h"
 
 #include <errno.h>
 #include <nghttp2/nghttp2.h>
@@ -43,7 +44,15 @@ struct h2_conn {
   h2_conn *next; /* srv->h2_conns */
   uint8_t *out;  /* serialized frames not yet written to the socket */
   size_t out_len, out_off, out_cap;
+  /* Deadlines of the connection thread: the first request must come within
+   * header_timeout, and a connection with no stream open closes after idle_timeout. */
+  int64_t opened_ns, idle_since_ns;
+  unsigned requests;
 };
+
+/* Each HTTP/2 connection has a thread: past this many, a new one is closed at once (the
+ * streams of one connection are what scale; ksqlDB clients open one connection). */
+#define H2_MAX_CONNECTIONS 1024
 
 /* Frames are gathered from nghttp2 and written with one send(): a POST's rows, one DATA
  * frame each, then reach the client in one segment and one wakeup instead of one each. */
@@ -191,6 +200,7 @@ static int on_begin_headers(nghttp2_session *ng, const nghttp2_frame *frame, voi
   if (!st) return NGHTTP2_ERR_TEMPORAL_CALLBACK_FAILURE;
   st->conn = c;
   st->id = frame->hd.stream_id;
+  c->requests++;
   st->next = c->streams;
   if (c->streams) c->streams->prev = st;
   c->streams = st;
@@ -398,6 +408,19 @@ static void *h2_thread(void *arg) {
       (void)rd;
     }
     resume_ready(c);
+    if (!c->streams) {
+      int64_t now = srv->host->now_mono_ns();
+      if (!c->idle_since_ns) c->idle_since_ns = now;
+      if (!c->requests && now - c->opened_ns > srv->cfg.header_timeout_ns) {
+        if (srv->front) hf_front_count(srv->front, HF_REFUSED_HEADER_TIMEOUT);
+        break; /* a preface and then nothing: a slow or stalled client */
+      }
+      if (c->requests && srv->cfg.idle_timeout_ns &&
+          now - c->idle_since_ns > srv->cfg.idle_timeout_ns)
+        break;
+    } else {
+      c->idle_since_ns = 0;
+    }
     if (p[0].revents & (POLLIN | POLLHUP | POLLERR)) {
       ssize_t n = recv(c->fd, buf, sizeof buf, 0);
       if (n == 0) break;
@@ -445,6 +468,18 @@ static void reap(api_server *srv, int all) {
 
 int api_h2_spawn(api_server *srv, int fd) {
   reap(srv, 0);
+  size_t live = 0;
+  pthread_mutex_lock(&srv->mu);
+  for (h2_conn *k = srv->h2_conns; k; k = k->next) live++;
+  pthread_mutex_unlock(&srv->mu);
+  if (live >= H2_MAX_CONNECTIONS) {
+    if (srv->front) hf_front_count(srv->front, HF_REFUSED_TOTAL);
+    srv->host->log(srv->stage, SD_LOG_WARN,
+                   "HTTP/2 connection refused: %d are open already (one thread each)",
+                   H2_MAX_CONNECTIONS);
+    close(fd);
+    return -1;
+  }
   h2_conn *c = calloc(1, sizeof *c);
   if (!c) {
     close(fd);
@@ -452,6 +487,7 @@ int api_h2_spawn(api_server *srv, int fd) {
   }
   c->srv = srv;
   c->fd = fd;
+  c->opened_ns = srv->host->now_mono_ns();
   c->efd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
   pthread_mutex_init(&c->ready_mu, NULL);
   nghttp2_session_callbacks *cb;

@@ -9,8 +9,8 @@
       Holds N connections (spread over the source addresses given) that send the request
       line and then one header byte every S seconds, for SECONDS; reports how many the
       server closed, and how long after opening (min, max).
-  http_hostile.py idle PORT N SECONDS [--from ...]
-      N connections that send nothing at all.
+  http_hostile.py idle PORT N SECONDS [--from ...] [--preface]
+      N connections that send nothing at all (or only the HTTP/2 preface).
   http_hostile.py early-answer PORT PATH BYTES
       Sends a POST whose Content-Length is BYTES (over max_body_size) and writes the whole
       body before reading; reports whether the answer arrived (status) or the write broke.
@@ -141,6 +141,8 @@ def slow_clients(args, dribble):
             s.connect(("127.0.0.1", args.port))
             if dribble:
                 s.sendall(b"POST /phone-producer/ HTTP/1.1\r\n")
+            elif args.preface:
+                s.sendall(b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n")
         except OSError:
             refused += 1
             s.close()
@@ -258,6 +260,8 @@ def main():
         p.add_argument("--from", dest="sources", default="127.0.0.1",
                        type=lambda v: v.split(","))
         p.add_argument("--every", type=float, default=1.0)
+        p.add_argument("--preface", action="store_true",
+                       help="idle: send the HTTP/2 connection preface, then nothing")
     p = sub.add_parser("early-answer")
     p.add_argument("port", type=int)
     p.add_argument("path")

@@ -29,6 +29,9 @@ for p in api admin sse ws; do
   python3 "$HERE/http_hostile.py" slowloris "${PORT[$p]}" 300 "${WAIT[$p]}" --from "$FLOOD" --every 0.5 >"$T_DIR/$p.slow" &
   PIDS+=($!)
 done
+# the API also speaks HTTP/2: connections that send its preface and then nothing
+python3 "$HERE/http_hostile.py" idle "$API_PORT" 300 6 --from "$FLOOD" --preface >"$T_DIR/api.h2" &
+PIDS+=($!)
 sleep 0.8 # the floods are in
 for p in api admin sse ws; do
   t0=$(date +%s%N)
@@ -44,7 +47,9 @@ assert_eq 200 "$(post_json "http://127.0.0.1:$INGEST_PORT/phone-producer/" "$DAT
 wait "$CURL" || true
 for pid in "${PIDS[@]}"; do wait "$pid"; done
 for p in api admin sse ws; do
-  for k in idle slow; do
+  kinds="idle slow"
+  [ "$p" = api ] && kinds="idle slow h2"
+  for k in $kinds; do
     out=$(cat "$T_DIR/$p.$k")
     note "$p $k: $out"
     python3 -c 'import json,sys; r=json.loads(sys.argv[1]); sys.exit(r["closed_by_server"] != r["opened"])' "$out" ||
