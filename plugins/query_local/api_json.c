@@ -76,6 +76,23 @@ char *api_buf_take(api_buf *b, size_t *len) {
   return p;
 }
 
+/* Length of the well-formed UTF-8 sequence at s (RFC 3629: no overlong forms, surrogates
+ * or code points past U+10FFFF), or 0. */
+static size_t utf8_valid_len(const unsigned char *s, size_t avail) {
+  unsigned c = s[0];
+  size_t n = c >= 0xC2 && c <= 0xDF   ? 2
+             : c >= 0xE0 && c <= 0xEF ? 3
+             : c >= 0xF0 && c <= 0xF4 ? 4
+                                      : 0;
+  if (!n || n > avail) return 0;
+  for (size_t k = 1; k < n; k++)
+    if ((s[k] & 0xC0) != 0x80) return 0;
+  if ((c == 0xE0 && s[1] < 0xA0) || (c == 0xED && s[1] > 0x9F) || (c == 0xF0 && s[1] < 0x90) ||
+      (c == 0xF4 && s[1] > 0x8F))
+    return 0;
+  return n;
+}
+
 void api_json_string(api_buf *b, const char *s, size_t n) {
   static const char hex[] = "0123456789abcdef";
   if (buf_reserve(b, n + 2) < 0) return;
@@ -83,6 +100,20 @@ void api_json_string(api_buf *b, const char *s, size_t n) {
   size_t run = 0;
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)s[i];
+    if (c >= 0x80) {
+      /* Valid UTF-8 passes through; anything else (a message quoting a client's broken
+       * bytes) becomes U+FFFD, as a Java server decoding the same bytes shows it, so the
+       * answer is always valid JSON. */
+      size_t len = utf8_valid_len((const unsigned char *)s + i, n - i);
+      if (len) {
+        i += len - 1;
+        continue;
+      }
+      api_buf_put(b, s + run, i - run);
+      api_buf_put(b, "\xEF\xBF\xBD", 3);
+      run = i + 1;
+      continue;
+    }
     if (c >= 0x20 && c != '"' && c != '\\') continue;
     api_buf_put(b, s + run, i - run);
     run = i + 1;

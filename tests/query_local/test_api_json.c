@@ -98,6 +98,19 @@ START_TEST(errors_and_endings) {
 }
 END_TEST
 
+/* A message quoting a client's broken bytes must still be valid JSON (UTF-8). */
+START_TEST(strings_always_utf8) {
+  api_buf b = {0};
+  api_json_string(&b, "a\xff\xc3(z\xc3\xa9\xed\xa0\x80\xf0\x9f\x98\x80", 14);
+  ck_assert_str_eq(b.data, "\"a\xEF\xBF\xBD\xEF\xBF\xBD(z\xC3\xA9\xEF\xBF\xBD\xEF\xBF\xBD"
+                           "\xEF\xBF\xBD\xF0\x9F\x98\x80\"");
+  api_buf_free(&b);
+  api_json_string(&b, "\xe2\x82", 2); /* cut short at the end */
+  ck_assert_str_eq(b.data, "\"\xEF\xBF\xBD\xEF\xBF\xBD\"");
+  api_buf_free(&b);
+}
+END_TEST
+
 START_TEST(accept) {
   ck_assert_int_eq(api_format_from_accept(NULL), API_FMT_DELIMITED);
   ck_assert_int_eq(api_format_from_accept("*/*"), API_FMT_DELIMITED);
@@ -119,6 +132,7 @@ int main(void) {
   tcase_add_test(tc, headers);
   tcase_add_test(tc, errors_and_endings);
   tcase_add_test(tc, accept);
+  tcase_add_test(tc, strings_always_utf8);
   suite_add_tcase(s, tc);
   SRunner *sr = srunner_create(s);
   srunner_run_all(sr, CK_NORMAL);
