@@ -6,7 +6,7 @@ cd "$(dirname "$0")/.."
 
 profile=${1:-build}
 build_pkgs=(gcc make pkg-config libc6-dev libmicrohttpd-dev libjansson-dev librdkafka-dev
-  libcurl4-openssl-dev libinih-dev libnghttp2-dev libwslay-dev nettle-dev zlib1g-dev nodejs npm g++ libsimdjson-dev)
+  libcurl4-openssl-dev libinih-dev libnghttp2-dev libwslay-dev nettle-dev zlib1g-dev nodejs npm g++ libsimdjson-dev libzstd-dev)
 test_pkgs=(check kcat curl jq chromium valgrind clang libclang-rt-14-dev python3 procps
   iproute2 wrk)
 
