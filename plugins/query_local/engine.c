@@ -242,6 +242,19 @@ void ql_engine_ingest(ql_engine *e, const char *topic, const sd_record_view *rec
   pthread_mutex_unlock(&e->lock);
 }
 
+void ql_engine_restore(ql_engine *e, const char *topic, const sd_record_view *record,
+                       int64_t arrived_ns) {
+  pthread_mutex_lock(&e->lock);
+  const char *t = topic ? topic : e->default_topic;
+  for (ql_stream *s = e->streams; s; s = s->next) {
+    if (t && strcmp(s->topic, t)) continue;
+    s->next_seq++;
+    ql_stream_decode(s, record); /* type errors were counted when it first arrived */
+    ql_stream_retain(s, record->timestamp_ns, arrived_ns, e->limits.retain_bytes);
+  }
+  pthread_mutex_unlock(&e->lock);
+}
+
 void ql_engine_tick(ql_engine *e, int64_t now_wall_ns) {
   pthread_mutex_lock(&e->lock);
   if (e->limits.retain_age_ns > 0)

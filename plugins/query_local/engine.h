@@ -77,6 +77,12 @@ int ql_check_statement(ql_engine *engine, const char *sql, ql_error *err);
  * default topic), and through them to every running query. */
 void ql_engine_ingest(ql_engine *engine, const char *topic, const sd_record_view *record);
 
+/* Start-up replay of the stream log: puts one record into the retention of every stream on
+ * topic (NULL = the default topic) as if it had just arrived at arrived_ns, without running
+ * any query, so a later `earliest` query replays it. */
+void ql_engine_restore(ql_engine *engine, const char *topic, const sd_record_view *record,
+                       int64_t arrived_ns);
+
 /* Periodic work: flush windows due under emit_interval, close windows past grace, expire
  * retained records past retain_age. Called from a stage timer (and by tests). */
 void ql_engine_tick(ql_engine *engine, int64_t now_wall_ns);

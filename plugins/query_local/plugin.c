@@ -4,6 +4,7 @@
 #include "api_server.h"
 #include "engine.h"
 #include "net/listen_addr.h"
+#include "qlog.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -58,11 +59,36 @@ static const sd_config_key ql_config_keys[] = {
      "HTTP/1.1 connections idle this long are closed (a waiting push query is never idle); "
      "0 = never"},
     {"retain_records", SD_CFG_INT, SD_CFG_HAS_MIN, "10000", 0, 0, NULL,
-     "records kept per stream for auto.offset.reset=earliest (0 = none)"},
+     "records kept in memory per stream for auto.offset.reset=earliest (0 = none); with "
+     "data_dir set this is the log's cache: the newest records of the log are replayed into "
+     "it at start, and earliest replays what it holds"},
     {"retain_bytes", SD_CFG_SIZE, SD_CFG_HAS_MIN, "16M", 0, 0, NULL,
      "bytes kept per stream for auto.offset.reset=earliest"},
     {"retain_age", SD_CFG_DURATION, SD_CFG_HAS_MIN, "10m", 0, 0, NULL,
      "retained records whose event time is older than this are dropped (0 = no age limit)"},
+    {"data_dir", SD_CFG_STRING, 0, "", 0, 0, NULL,
+     "directory of the durable stream log (one folder per topic, Kafka-style segments); "
+     "records are appended before their batch completes and replayed into the retention at "
+     "start, so auto.offset.reset=earliest works across restarts. Empty = off: retention "
+     "lives in memory only and a restart loses it"},
+    {"log_segment_bytes", SD_CFG_SIZE, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "64M", 4096,
+     1024.0 * 1024 * 1024, NULL,
+     "stream log: the active segment is closed and a new one started past this size"},
+    {"log_segment_age", SD_CFG_DURATION, SD_CFG_HAS_MIN, "1h", 0, 0, NULL,
+     "stream log: ... or once the active segment is this old (0 = by size only)"},
+    {"log_retention_bytes", SD_CFG_SIZE, SD_CFG_HAS_MIN, "0", 0, 0, NULL,
+     "stream log: oldest whole segments are deleted while the log is larger than this "
+     "(0 = no size limit); the active segment is never deleted"},
+    {"log_retention_age", SD_CFG_DURATION, SD_CFG_HAS_MIN, "168h", 0, 0, NULL,
+     "stream log: whole segments last written longer ago than this are deleted (0 = kept "
+     "forever)"},
+    {"fsync", SD_CFG_ENUM, 0, "interval", 0, 0, "batch|interval|never",
+     "stream log durability: batch = fdatasync before each batch completes (survives power "
+     "loss); interval = group commit, batches complete after the next fdatasync, at most one "
+     "per fsync_interval (survives power loss, adds up to fsync_interval of latency); never = "
+     "the page cache only (survives a crash or kill -9 of sensord, not of the machine)"},
+    {"fsync_interval", SD_CFG_DURATION, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "10ms", 100e3, 10e9,
+     NULL, "fsync = interval: the group-commit period"},
     {"emit_interval", SD_CFG_DURATION, SD_CFG_HAS_MIN, "0", 0, 0, NULL,
      "windowed aggregates: emit changed windows at most this often (0 = on every change, "
      "like ksqlDB with cache.max.bytes.buffering=0)"},
@@ -95,6 +121,7 @@ struct ql_stage {
   pthread_mutex_t mu; /* pending batches: rows may come from an API thread (DROP STREAM) */
   api_server *api;
   sd_timer *timer;
+  qlog *log; /* data_dir set: the stream log of the stage's topic */
   ql_stats last_stats;
   sd_metric *m_records_in, *m_deser_errors, *m_emit_failed, *m_bad_records, *m_emit_waits;
   sd_metric *m_agg_dropped, *m_late;
@@ -316,6 +343,7 @@ static void ql_tick(void *state) {
   api_push_defer_end();
   flush_named(st);
   update_stats(st);
+  if (st->log) qlog_tick(st->log, st->host->now_wall_ns());
 }
 
 /* An `earliest` or pull query started on an API thread has retained rows to replay: run
@@ -385,6 +413,27 @@ static sd_result ql_init(const sd_host_api *host, sd_stage *stage, void **state)
     return SD_ERR;
   }
   json_decref(res);
+
+  /* Before the pipeline's queries start: they begin at the end of the replayed log. */
+  const char *data_dir = host->config_string(stage, "data_dir");
+  if (data_dir && *data_dir) {
+    qlog_opts lo = {
+        .data_dir = data_dir,
+        .topic = limits.default_topic,
+        .log = {.segment_bytes = (uint64_t)host->config_size(stage, "log_segment_bytes"),
+                .segment_age_ns = host->config_duration(stage, "log_segment_age"),
+                .retention_bytes = (uint64_t)host->config_size(stage, "log_retention_bytes"),
+                .retention_age_ns = host->config_duration(stage, "log_retention_age"),
+                .fsync = (tlog_fsync)host->config_enum(stage, "fsync")},
+        .fsync_interval_ns = host->config_duration(stage, "fsync_interval"),
+        .replay_records = limits.retain_records,
+    };
+    if (!(st->log = qlog_open(host, stage, &lo, st->engine))) {
+      ql_destroy(st);
+      *state = NULL;
+      return SD_ERR;
+    }
+  }
 
   named_list nl = {0};
   host->config_each(stage, "query.", collect_named, &nl);
@@ -467,6 +516,12 @@ static sd_result ql_process(void *state, sd_delivery *delivery) {
   const sd_batch *in = h->delivery_batch(delivery);
   size_t n = h->batch_count(in);
   size_t unreadable = 0;
+  /* Into the log first: a batch the log refused is neither acknowledged nor seen by any
+   * query, so the producer's retry is not a duplicate. */
+  if (st->log && qlog_append(st->log, in)) {
+    h->complete(delivery, SD_STATUS_FAIL);
+    return SD_OK;
+  }
   api_push_defer_begin();
   for (size_t i = 0; i < n; i++) {
     sd_record_view rec;
@@ -484,9 +539,13 @@ static sd_result ql_process(void *state, sd_delivery *delivery) {
   }
   int failed = flush_named(st);
   /* A refused output batch fails the input so the producer learns about it. */
-  h->complete(delivery, unreadable || failed == 2 ? SD_STATUS_FAIL
-                        : failed == 1             ? SD_STATUS_RETRY
-                                                  : SD_STATUS_OK);
+  sd_status status = unreadable || failed == 2 ? SD_STATUS_FAIL
+                     : failed == 1             ? SD_STATUS_RETRY
+                                               : SD_STATUS_OK;
+  if (st->log)
+    qlog_complete(st->log, delivery, status);
+  else
+    h->complete(delivery, status);
   return SD_OK;
 }
 
@@ -510,6 +569,7 @@ static void ql_destroy(void *state) {
     free(q->name);
   }
   free(st->named);
+  qlog_close(st->log);
   if (st->engine) ql_engine_free(st->engine);
   pthread_mutex_destroy(&st->mu);
   free(st);
