@@ -174,6 +174,16 @@ static int check_contents(const char *name, const sd_plugin_descriptor *d, sd_er
                   SD_PLUGIN_KNOWN_FLAGS);
     return -1;
   }
+  /* A slot a later minor gives meaning to: a plugin that sets one was built against a
+   * header this sensord does not know, and would silently lose what it asked for. */
+  for (size_t i = 0; i < sizeof d->reserved / sizeof d->reserved[0]; i++)
+    if (d->reserved[i]) {
+      sd_errors_add(errs,
+                    "plugin \"%s\": descriptor slot reserved[%zu] is set (ABI %d.%d defines "
+                    "none): rebuild the plugin against this sensord's plugin.h",
+                    name, i, SD_ABI_MAJOR, SD_ABI_MINOR);
+      return -1;
+    }
   if (d->config_keys) {
     if (cfg_check_defaults(name, d->config_keys, errs) > 0) return -1;
   }

@@ -29,6 +29,7 @@ refused fx_short "plugin \"fx_short\": descriptor is 64 bytes, ABI $abi needs at
 refused fx_name_mismatch 'plugin "fx_name_mismatch": descriptor name "other_name" does not match the file name fx_name_mismatch.so: rename the file or fix the descriptor'
 refused fx_unknown_kind 'plugin "fx_unknown_kind": unknown kind 7 (expected 1 source, 2 query or 3 sink): fix the plugin'
 refused fx_unknown_flags 'plugin "fx_unknown_flags": unknown descriptor flags 0x80 (ABI 1.1 knows 0x1): fix the plugin'
+refused fx_reserved_set 'plugin "fx_reserved_set": descriptor slot reserved[3] is set (ABI 1.1 defines none): rebuild the plugin against this sensord'"'"'s plugin.h'
 refused fx_no_init 'plugin "fx_no_init": a sink plugin must provide init(): fix the plugin'
 refused fx_no_process 'plugin "fx_no_process": a sink plugin must provide process(): fix the plugin'
 refused fx_bad_default 'plugin "fx_bad_default": key "count": default "lots" does not parse: expected an integer'
