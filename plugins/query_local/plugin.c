@@ -87,8 +87,10 @@ static const sd_config_key ql_config_keys[] = {
      "loss); interval = group commit, batches complete after the next fdatasync, at most one "
      "per fsync_interval (survives power loss, adds up to fsync_interval of latency); never = "
      "the page cache only (survives a crash or kill -9 of sensord, not of the machine)"},
-    {"fsync_interval", SD_CFG_DURATION, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "10ms", 100e3, 10e9,
-     NULL, "fsync = interval: the group-commit period"},
+    {"fsync_interval", SD_CFG_DURATION, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "10ms", 0, 10e9, NULL,
+     "fsync = interval: fdatasyncs start at most this often, each shared by every batch "
+     "written since the last (so a batch waits up to this long plus one fdatasync); 0 = "
+     "back to back, the next starting as soon as the last ends"},
     {"emit_interval", SD_CFG_DURATION, SD_CFG_HAS_MIN, "0", 0, 0, NULL,
      "windowed aggregates: emit changed windows at most this often (0 = on every change, "
      "like ksqlDB with cache.max.bytes.buffering=0)"},
