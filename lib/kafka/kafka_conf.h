@@ -1,6 +1,6 @@
 /* What sensord's Kafka plugins share: librdkafka configuration (plugin defaults first,
  * then every `kafka.*` key of the stage verbatim) and broker reachability (kafka_up gauge
- * and its log lines). source_kafka's plugin.mk compiles this file too. */
+ * and its log lines). Calls librdkafka: only plugins that link -lrdkafka may use it. */
 #ifndef KC_KAFKA_CONF_H
 #define KC_KAFKA_CONF_H
 

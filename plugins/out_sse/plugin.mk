@@ -1,7 +1,7 @@
-# out_sse: Server-Sent Events output and the dashboard. hub.c, rowjson.c, outs.c and web.c
-# are shared with out_websocket (see plugins/out_websocket/plugin.mk).
-out_sse_SRCS := plugins/out_sse/hub.c plugins/out_sse/rowjson.c plugins/out_sse/outs.c \
-  plugins/out_sse/web.c plugins/out_sse/pump.c plugins/out_sse/sse.c
+# out_sse: Server-Sent Events output and the dashboard. Only the SSE transport (sse.c) is
+# its own: the hub, routes, stage glue and stream writer shared with out_websocket are
+# lib/stream/, linked from the shared archive.
+out_sse_SRCS := plugins/out_sse/sse.c
 out_sse_LIBS := -lmicrohttpd -ljansson -lpthread -lm
 
 # uPlot, pinned by package-lock.json, vendored next to the page so it works offline.

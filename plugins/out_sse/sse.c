@@ -4,8 +4,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include "outs.h"
-#include "pump.h"
+#include "stream/outs.h"
+#include "stream/pump.h"
 
 #include <errno.h>
 #include <stdlib.h>

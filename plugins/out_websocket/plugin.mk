@@ -1,12 +1,12 @@
-# out_websocket: the same routes as out_sse over WebSocket. The hub, routing and stage glue
-# are compiled from plugins/out_sse/;
-# only ws.c is its own. The dashboard is out_sse's.
-out_websocket_SRCS := plugins/out_sse/hub.c plugins/out_sse/rowjson.c plugins/out_sse/outs.c \
-  plugins/out_sse/web.c plugins/out_sse/pump.c \
-  plugins/out_websocket/ws.c
+# out_websocket: the same routes as out_sse over WebSocket. Only the WebSocket transport
+# (ws.c) is its own: the hub, routes, stage glue and stream writer are lib/stream/, linked
+# from the shared archive.
+out_websocket_SRCS := plugins/out_websocket/ws.c
 out_websocket_LIBS := -lmicrohttpd -ljansson -lwslay -lnettle -lpthread -lm
 
-# It serves out_sse's dashboard: copy those files (and the vendored uPlot) beside it.
+# It serves out_sse's dashboard: copy those files (and the vendored uPlot) beside it. These
+# are run-time assets, not code: the one place a plugin.mk names another plugin's folder
+# (tests/core/t_layout.sh allows plugins/<other>/static/).
 OUT_WS_ASSETS := $(BUILD)/plugins/assets/out_websocket
 OUT_WS_PAGE := $(notdir $(wildcard plugins/out_sse/static/*))
 $(OUT_WS_ASSETS)/%: plugins/out_sse/static/%

@@ -4,8 +4,8 @@
 #include <sys/socket.h>
 #include <sys/types.h>
 
-#include "../out_sse/outs.h"
 #include "http/front.h"
+#include "stream/outs.h"
 
 #include <errno.h>
 #include <fcntl.h>

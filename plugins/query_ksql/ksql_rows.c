@@ -3,7 +3,7 @@
  * doubles), keyed by DEVICEID and timed by TIME. */
 #include "ksql_rows.h"
 
-#include "../source_kafka/kafka_record.h"
+#include "kafka/kafka_record.h"
 
 #include <stdlib.h>
 #include <string.h>

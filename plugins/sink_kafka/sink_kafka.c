@@ -2,7 +2,7 @@
  * completes the batch only when every delivery report is in (per-batch tracker). Delivery
  * reports arrive on the plugin's poll thread; producing and QUEUE_FULL retries happen on
  * the stage thread, so the stage loop never blocks on the broker. */
-#include "kafka_conf.h"
+#include "kafka/kafka_conf.h"
 #include "kafka_json.h"
 
 #include <jansson.h>

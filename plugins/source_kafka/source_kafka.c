@@ -2,8 +2,8 @@
  * object value as a record (key = message key). Offsets are committed only once the
  * batches holding them were acknowledged downstream, in consumption order; a batch
  * acknowledged with RETRY is rebuilt from its retained messages and emitted again. */
-#include "../sink_kafka/kafka_conf.h"
-#include "kafka_record.h"
+#include "kafka/kafka_conf.h"
+#include "kafka/kafka_record.h"
 
 #include <jansson.h>
 #include <librdkafka/rdkafka.h>

@@ -17,5 +17,5 @@ test_ksql_text_LIBS :=
 
 UNIT_TESTS += test_ksql_rows
 test_ksql_rows_SRCS := tests/kafka/test_ksql_rows.c plugins/query_ksql/ksql_rows.c \
-  plugins/source_kafka/kafka_record.c
+  lib/kafka/kafka_record.c
 test_ksql_rows_LIBS := -ljansson

@@ -1,8 +1,8 @@
 /* Unit tests of the streaming outputs' hub and row serializer: event payloads, ids,
  * resume and reset, queue bounds with both overflow policies, device filters, heartbeats
  * and the WebSocket framing, all without sockets. */
-#include "../../plugins/out_sse/hub.h"
-#include "../../plugins/out_sse/rowjson.h"
+#include "stream/hub.h"
+#include "stream/rowjson.h"
 
 #include <check.h>
 #include <stdio.h>
