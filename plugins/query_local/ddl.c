@@ -100,6 +100,7 @@ static json_t *create_stream(ql_engine *e, ql_stmt *s, ql_error *err) {
   ql_stream **tail = &e->streams; /* creation order, as SHOW STREAMS lists them */
   while (*tail) tail = &(*tail)->next;
   *tail = st;
+  ql_engine_history_into(e, st);
   return current_status(e, s, command, "Stream created");
 }
 

@@ -255,6 +255,32 @@ void ql_engine_restore(ql_engine *e, const char *topic, const sd_record_view *re
   pthread_mutex_unlock(&e->lock);
 }
 
+void ql_engine_set_history(ql_engine *e, ql_history_fn fn, void *ctx) {
+  pthread_mutex_lock(&e->lock);
+  e->history = fn;
+  e->history_ctx = ctx;
+  pthread_mutex_unlock(&e->lock);
+}
+
+typedef struct history_ctx {
+  ql_engine *e;
+  ql_stream *s;
+} history_ctx;
+
+static void history_record(void *ctx, const sd_record_view *record, int64_t arrived_ns) {
+  history_ctx *h = ctx;
+  h->s->next_seq++;
+  ql_stream_decode(h->s, record);
+  ql_stream_retain(h->s, record->timestamp_ns, arrived_ns, h->e->limits.retain_bytes);
+}
+
+void ql_engine_history_into(ql_engine *e, ql_stream *s) {
+  if (!e->history || !s->ring_cap || (e->default_topic && strcmp(s->topic, e->default_topic)))
+    return;
+  history_ctx h = {e, s};
+  e->history(e->history_ctx, e->records_in, history_record, &h);
+}
+
 void ql_engine_tick(ql_engine *e, int64_t now_wall_ns) {
   pthread_mutex_lock(&e->lock);
   if (e->limits.retain_age_ns > 0)

@@ -83,6 +83,15 @@ void ql_engine_ingest(ql_engine *engine, const char *topic, const sd_record_view
 void ql_engine_restore(ql_engine *engine, const char *topic, const sd_record_view *record,
                        int64_t arrived_ns);
 
+/* Where the records that entered the default topic before now can be read again (the
+ * stream log): a stream CREATEd later on that topic gets them in its retention, as a ksqlDB
+ * stream over an existing Kafka topic sees the topic's history. fn runs under the engine
+ * lock; it calls restore(rctx, record, arrived_ns) for each record, oldest first, among the
+ * first `ingested` records the engine was fed since it started (later ones arrive live). */
+typedef void (*ql_restore_fn)(void *rctx, const sd_record_view *record, int64_t arrived_ns);
+typedef void (*ql_history_fn)(void *ctx, uint64_t ingested, ql_restore_fn restore, void *rctx);
+void ql_engine_set_history(ql_engine *engine, ql_history_fn fn, void *ctx);
+
 /* Periodic work: flush windows due under emit_interval, close windows past grace, expire
  * retained records past retain_age. Called from a stage timer (and by tests). */
 void ql_engine_tick(ql_engine *engine, int64_t now_wall_ns);

@@ -435,6 +435,7 @@ static sd_result ql_init(const sd_host_api *host, sd_stage *stage, void **state)
       *state = NULL;
       return SD_ERR;
     }
+    ql_engine_set_history(st->engine, qlog_history, st->log);
   }
 
   named_list nl = {0};

@@ -198,7 +198,12 @@ struct ql_engine {
   ql_arena scratch;          /* evaluation strings; every evaluation runs under lock */
   void (*notify)(void *ctx);
   void *notify_ctx;
+  ql_history_fn history; /* the stream log: replays the topic into a new stream */
+  void *history_ctx;
 };
+
+/* A stream just created on the default topic gets the topic's history; lock held. */
+void ql_engine_history_into(ql_engine *e, ql_stream *s);
 
 ql_stream *ql_engine_find_stream(ql_engine *e, const char *name);
 /* Rows every aggregate query dropped for want of memory for a new group, since the start

@@ -32,6 +32,8 @@ struct qlog {
   int thread_started, stop;
   waiting *wait;
   size_t nwait, capwait;
+  uint64_t offset_at_start; /* the engine's n-th ingested record has offset this + n */
+  size_t replay_records;
   sd_metric *m_errors, *m_records, *m_fsyncs, *m_bytes, *m_segments;
 };
 
@@ -51,17 +53,23 @@ static int64_t mono_ns(void) {
 typedef struct replay_ctx {
   qlog *q;
   ql_engine *engine;
-  uint64_t from, offset, records;
+  ql_restore_fn restore; /* NULL: into every stream of the engine */
+  void *rctx;
+  uint64_t from, upto, offset, records;
   int64_t arrived_ns;
   int bad;
 } replay_ctx;
 
 static int replay_record(void *ctx, const sd_record_view *r) {
   replay_ctx *c = ctx;
-  if (c->offset++ >= c->from) {
+  uint64_t off = c->offset++;
+  if (off >= c->upto) return 1;
+  if (off < c->from) return 0;
+  if (c->restore)
+    c->restore(c->rctx, r, c->arrived_ns);
+  else
     ql_engine_restore(c->engine, c->q->topic, r, c->arrived_ns);
-    c->records++;
-  }
+  c->records++;
   return 0;
 }
 
@@ -69,7 +77,10 @@ static int replay_batch(void *ctx, const tlog_batch *b) {
   replay_ctx *c = ctx;
   c->offset = b->base_offset;
   c->arrived_ns = b->append_ns;
-  if (qlog_decode(b->raw, b->raw_len, b->count, replay_record, c)) {
+  if (b->base_offset >= c->upto) return 1;
+  int r = qlog_decode(b->raw, b->raw_len, b->count, replay_record, c);
+  if (r == 1) return 1;
+  if (r) {
     c->bad++; /* the CRC matched, so this is a bug or another version's batch: say so */
     c->q->h->log(c->q->stage, SD_LOG_ERROR,
                  "stream log: batch at offset %llu does not decode; skipped",
@@ -163,7 +174,7 @@ qlog *qlog_open(const sd_host_api *h, sd_stage *stage, const qlog_opts *o, ql_en
   }
   int64_t t1 = mono_ns();
   uint64_t start = tlog_start_offset(q->log), next = tlog_next_offset(q->log);
-  replay_ctx rc = {.q = q, .engine = engine};
+  replay_ctx rc = {.q = q, .engine = engine, .upto = next};
   rc.from = next - start > o->replay_records ? next - o->replay_records : start;
   if (o->replay_records && next > start && tlog_read(q->log, rc.from, replay_batch, &rc))
     h->log(stage, SD_LOG_ERROR,
@@ -171,6 +182,8 @@ qlog *qlog_open(const sd_host_api *h, sd_stage *stage, const qlog_opts *o, ql_en
            "replayed): dir=%s",
            dir);
   int64_t t2 = mono_ns();
+  q->offset_at_start = next;
+  q->replay_records = o->replay_records;
   h->log(
       stage, SD_LOG_INFO,
       "stream log opened: dir=%s segments=%zu bytes=%llu offsets=%llu..%llu recovery_ms=%.1f "
@@ -272,6 +285,19 @@ void qlog_complete(qlog *q, sd_delivery *d, sd_status status) {
   }
   q->wait[q->nwait++] = (waiting){d, status};
   pthread_cond_signal(&q->cv);
+  pthread_mutex_unlock(&q->mu);
+}
+
+void qlog_history(void *ctx, uint64_t ingested, ql_restore_fn restore, void *rctx) {
+  qlog *q = ctx;
+  pthread_mutex_lock(&q->mu);
+  uint64_t start = tlog_start_offset(q->log), upto = q->offset_at_start + ingested;
+  if (upto > tlog_next_offset(q->log)) upto = tlog_next_offset(q->log);
+  replay_ctx rc = {.q = q, .restore = restore, .rctx = rctx, .upto = upto};
+  rc.from = upto - start > q->replay_records ? upto - q->replay_records : start;
+  if (q->replay_records && upto > start && tlog_read(q->log, rc.from, replay_batch, &rc))
+    q->h->log(q->stage, SD_LOG_ERROR,
+              "stream log: replay into a new stream stopped at a damaged batch");
   pthread_mutex_unlock(&q->mu);
 }
 

@@ -27,6 +27,9 @@ int qlog_append(qlog *q, const sd_batch *in);
 /* Completes the delivery under the fsync policy: at once for batch and never, after the
  * next group commit for interval (with SD_STATUS_FAIL if that fdatasync fails). */
 void qlog_complete(qlog *q, sd_delivery *delivery, sd_status status);
+/* ql_history_fn over the log (ctx = the qlog): the newest replay_records of the first
+ * `ingested` records fed to the engine since qlog_open. */
+void qlog_history(void *ctx, uint64_t ingested, ql_restore_fn restore, void *rctx);
 void qlog_tick(qlog *q, int64_t now_wall_ns); /* retention, size gauge */
 void qlog_close(qlog *q);                     /* completes what still waits; NULL is fine */
 

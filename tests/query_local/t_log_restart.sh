@@ -25,11 +25,11 @@ PY
     post_sample "$T_DIR/push.json"
   done
 }
-# replayed NAME WANT: an earliest push query returns exactly WANT distinct (messageId, time)
-# rows, none twice, and nothing more within half a second.
+# replayed NAME WANT [STREAM]: an earliest push query returns exactly WANT distinct
+# (messageId, time) rows, none twice, and nothing more within half a second.
 replayed() {
-  local name=$1 want=$2
-  qs_open "$name" /query-stream "$(python3 -c 'import json; print(json.dumps({"sql": "SELECT messageId, time FROM smartphone_sensor_stream EMIT CHANGES;", "properties": {"auto.offset.reset": "earliest"}}))')"
+  local name=$1 want=$2 stream=${3:-smartphone_sensor_stream}
+  qs_open "$name" /query-stream "$(python3 -c 'import json, sys; print(json.dumps({"sql": "SELECT messageId, time FROM %s EMIT CHANGES;" % sys.argv[1], "properties": {"auto.offset.reset": "earliest"}}))' "$stream")"
   local pid=$QS_PID
   wait_lines "$T_DIR/$name.body" $((want + 1))
   sleep 0.5
@@ -63,15 +63,23 @@ note "after kill -9: all 1500 acknowledged readings, once each"
 ql_start "$T_DIR/p.ini"
 replayed r2 1500
 
+note "a stream CREATEd over the API on the same topic gets the log's history, then live rows"
+api -X POST "http://127.0.0.1:$QP/ksql" -H 'Content-Type: application/json' \
+  -d '{"ksql": "CREATE STREAM later (time BIGINT, messageId BIGINT) WITH (KAFKA_TOPIC='"'smartphone-sensor-data'"', VALUE_FORMAT='"'JSON'"');"}' >"$T_DIR/create.json"
+grep -q 'Stream created' "$T_DIR/create.json" || fail "CREATE STREAM later: $(cat "$T_DIR/create.json")"
+replayed r2b 1500 later
+posts 30 2
+replayed r2c 1600 later
+
 note "a torn tail (half a batch appended by hand) is cut and logged, nothing else lost"
 sd_stop "$SD_PID"
 last=$(ls "$DATA_DIR"/smartphone-sensor-data/*.log | tail -n1)
 head -c 100 "$(ls "$DATA_DIR"/smartphone-sensor-data/*.log | head -n1)" >>"$last"
 ql_start "$T_DIR/p.ini"
 grep -q "torn tail cut" "$T_DIR/sensord.log" || fail "the torn tail was not reported"
-replayed r3 1500
-posts 30 2
-replayed r4 1600
+replayed r3 1600
+posts 32 2
+replayed r4 1700
 sd_stop "$SD_PID"
 
 note "fsync = batch and never also keep every acknowledged reading across kill -9"
