@@ -161,7 +161,7 @@ tlog *tlog_open(const char *dir, const tlog_config *cfg, tlog_recovery *rec, cha
   }
   closedir(d);
   d = NULL;
-  qsort(bases, nb, sizeof *bases, cmp_u64);
+  if (nb) qsort(bases, nb, sizeof *bases, cmp_u64);
   for (size_t i = 0; i < nb; i++) {
     tlog_seg *s = seg_push(l, bases[i]);
     if (!s) goto oom;
