@@ -1,7 +1,7 @@
 /* Stream log benchmark (not a test): encode + append of 100-reading batches of the sample
  * data with fsync = never / interval (10 ms group commit, emulated on one thread) / batch,
  * bytes on disk per reading, and recovery (open) time of a large log, warm page cache.
- * Build and run: bench/log/run.sh (or see the gcc line there). */
+ * Build and run: bench/log/run.sh (or see the gcc line there); KEEP=1 keeps the big log. */
 #include "../../plugins/query_local/qlog_codec.h"
 #include "../../plugins/query_local/tlog.h"
 #include "../../tests/query_local_engine/test_support.h"
@@ -115,8 +115,11 @@ int main(int argc, char **argv) {
     }
     tlog_close(l);
   }
-  snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
-  if (system(cmd)) return 1;
+  /* KEEP=1 leaves the log for a sensord start-up measurement (data_dir = DIR/..). */
+  if (!getenv("KEEP")) {
+    snprintf(cmd, sizeof cmd, "rm -rf '%s'", dir);
+    if (system(cmd)) return 1;
+  }
   qlog_enc_free(e);
   free(recs);
   return 0;
