@@ -7,7 +7,7 @@
 DATA_DIR=$T_DIR/data
 make_ini() {
   ql_ini "$T_DIR/p.ini" "data_dir = $DATA_DIR" "retain_records = 100000" "retain_bytes = 64M" \
-    "retain_age = 0" "log_segment_bytes = 64K" "$@"
+    "retain_age = 0" "log_segment_bytes = ${SEGMENT:-64K}" "$@"
   sed -i 's|^plugin = source_http$|plugin = source_http\nack = delivered|' "$T_DIR/p.ini"
 }
 # posts FIRST COUNT: COUNT pushes of 50 readings, messageId FIRST.., each answered 200.
@@ -93,3 +93,28 @@ for mode in batch never; do
   replayed "m_$mode" 200
   sd_stop "$SD_PID"
 done
+
+note "log_retention_bytes deletes the oldest whole segments and keeps the newest readings"
+rm -rf "$DATA_DIR"
+SEGMENT=4K make_ini "log_retention_bytes = 6K"
+ql_start "$T_DIR/p.ini"
+posts 200 40
+sleep 0.5 # a tick applies retention
+segs=$(ls "$DATA_DIR"/smartphone-sensor-data/*.log | wc -l)
+bytes=$(cat "$DATA_DIR"/smartphone-sensor-data/*.log | wc -c)
+note "segments=$segs bytes=$bytes"
+[ "$bytes" -le $((6 * 1024 + 5 * 1024)) ] || fail "log is $bytes bytes, over retention + one segment"
+[ "$segs" -ge 2 ] || fail "retention left $segs segments"
+sd_stop "$SD_PID"
+ql_start "$T_DIR/p.ini"
+api -X POST "http://127.0.0.1:$QP/query-stream" -H 'Content-Type: application/json' \
+  -d '{"sql": "SELECT messageId FROM smartphone_sensor_stream;"}' >"$T_DIR/kept.txt"
+python3 - "$T_DIR/kept.txt" <<'PY' || fail "retention did not keep a newest suffix of whole batches"
+import collections, json, sys
+ids = collections.Counter(json.loads(l)[0] for l in open(sys.argv[1]) if l.startswith("["))
+kept = sorted(ids)
+print("kept pushes", len(kept), "of 40, from messageId", kept[0] if kept else None)
+sys.exit(0 if kept and len(kept) < 40 and kept == list(range(kept[0], 240)) and
+         all(c == 50 for c in ids.values()) else 1)
+PY
+sd_stop "$SD_PID"
