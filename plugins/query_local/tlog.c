@@ -345,6 +345,7 @@ int tlog_append(tlog *l, const void *raw, size_t len, uint32_t count, int64_t fi
   if (last_ts > a->max_ts) a->max_ts = last_ts;
   if (first_ts > a->max_ts) a->max_ts = first_ts;
   a->last_write_ns = now_ns;
+  if (!pos) a->created_ns = now_ns; /* its age counts from its first batch */
   l->dirty = l->cfg.fsync != TLOG_FSYNC_BATCH;
   if (base) *base = h.base;
   return 0;

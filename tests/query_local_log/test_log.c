@@ -204,6 +204,54 @@ START_TEST(retention_whole_segments) {
 }
 END_TEST
 
+START_TEST(roll_by_age) {
+  mkdir_tmp();
+  tlog_config c = {.segment_age_ns = 10, .fsync = TLOG_FSYNC_NEVER}; /* append i at "time" i */
+  char err[256];
+  tlog *l = tlog_open(dir, &c, NULL, err, sizeof err);
+  ck_assert_ptr_nonnull(l);
+  append_n(l, 95, 0);
+  ck_assert_uint_eq(tlog_segment_count(l), 10);
+  seen s = {0};
+  ck_assert_int_eq(tlog_read(l, 0, check_batch, &s), 0);
+  ck_assert_uint_eq(s.batches, 95);
+  ck_assert_int_eq(s.bad, 0);
+  tlog_close(l);
+  rm_tmp();
+}
+END_TEST
+
+START_TEST(index_lost_or_damaged) {
+  mkdir_tmp();
+  tlog *l = open_log(64 * 1024, NULL);
+  append_n(l, 1500, 0);
+  uint64_t next = tlog_next_offset(l);
+  size_t segs = tlog_segment_count(l);
+  tlog_close(l);
+  char cmd[400];
+  /* One index gone, one cut short, one overwritten with garbage: each is rebuilt. */
+  snprintf(cmd, sizeof cmd,
+           "cd '%s' && set -- $(ls *.index) && rm \"$1\" && truncate -s 30 \"$2\" && "
+           "head -c 500 /dev/urandom >\"$3\"",
+           dir);
+  ck_assert_int_eq(system(cmd), 0);
+  tlog_recovery rec;
+  l = open_log(64 * 1024, &rec);
+  ck_assert_uint_eq(rec.cut_bytes, 0);
+  ck_assert_uint_eq(tlog_next_offset(l), next);
+  ck_assert_uint_eq(tlog_segment_count(l), segs);
+  for (uint64_t off = 0; off < next; off += 211) {
+    seen s = {0};
+    ck_assert_int_eq(tlog_read(l, off, check_batch, &s), 0);
+    ck_assert_int_eq(s.bad, 0);
+    ck_assert_uint_le(s.next - s.records, off);
+    ck_assert_uint_eq(s.next, next);
+  }
+  tlog_close(l);
+  rm_tmp();
+}
+END_TEST
+
 static char *last_segment(void) {
   static char path[512];
   char cmd[400];
@@ -424,6 +472,8 @@ static Suite *suite(void) {
   tcase_add_test(t, append_read_reopen);
   tcase_add_test(t, roll_and_index);
   tcase_add_test(t, retention_whole_segments);
+  tcase_add_test(t, roll_by_age);
+  tcase_add_test(t, index_lost_or_damaged);
   tcase_add_test(t, recovery_truncated_200);
   tcase_add_test(t, recovery_bit_flips);
   tcase_add_test(t, codec_round_trip_and_size);
