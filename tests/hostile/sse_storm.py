@@ -122,6 +122,9 @@ def main():
                     choices=["connect", "request", "read", "mix", "ws-half", "ws-done", "ws-mix"])
     ap.add_argument("--pid", type=int)
     ap.add_argument("--settle-fds", type=int, default=4)
+    ap.add_argument("--pause-every", type=int, default=0,
+                    help="sleep 50 ms after every K cycles (lets the server retire what the "
+                         "closed connections held before the next ones come)")
     args = ap.parse_args()
     stats = {"cycles": 0, "answered": 0, "io_errors": 0, "connect_failed": 0}
     if args.pid:
@@ -129,6 +132,8 @@ def main():
     t0 = time.monotonic()
     for i in range(args.n):
         cycle(args, stats, i)
+        if args.pause_every and (i + 1) % args.pause_every == 0:
+            time.sleep(0.05)
         if stats["connect_failed"] >= 5:
             break
     stats["seconds"] = round(time.monotonic() - t0, 2)
