@@ -1,7 +1,8 @@
 # libFuzzer targets, run by `make fuzz` (= make -f tests/fuzz/fuzz.mk BUILD=... fuzz).
 # Each target is built with clang -fsanitize=fuzzer,address,undefined into $(BUILD)/fuzz,
-# seeded from the Sensor Logger samples (plain and gzip'd), and run for FUZZ_TIME seconds;
-# any crash, leak or sanitizer report fails the make.
+# seeded from what the project already has (samples, INI files, the tests' requests), and run
+# for FUZZ_TIME seconds; any crash, leak or sanitizer report fails the make. docs/FUZZING.md
+# says what each one covers.
 
 BUILD     ?= build
 FUZZ_TIME ?= 60
@@ -94,7 +95,105 @@ fuzz-sql: $(FUZZ_DIR)/fuzz_sql $(FUZZ_DIR)/seeds_sql/.stamp
 	  -artifact_prefix=$(FUZZ_DIR)/artifacts/sql- \
 	  $(FUZZ_DIR)/corpus_sql $(FUZZ_DIR)/seeds_sql
 
-FUZZ_RUNS := fuzz-source_http fuzz-source_http_diff fuzz-sql
+# ---- query_local: REST API request bodies (/ksql, /query-stream, /query, /close-query) -----
+# The routes, the push sessions and the wire formats over the real engine; the listener
+# (api_server.c) and the transports are left out: the target hands api_route the body.
+QL_API_FUZZ_SRCS := $(QL_ENGINE_FUZZ_SRCS) $(addprefix plugins/query_local/,api_routes.c \
+  api_json.c api_push.c)
+
+$(FUZZ_DIR)/fuzz_query_api: tests/fuzz/fuzz_query_api.c $(QL_API_FUZZ_SRCS) \
+  $(wildcard plugins/query_local/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -o $@ tests/fuzz/fuzz_query_api.c $(QL_API_FUZZ_SRCS) -ljansson \
+	  -lm -lpthread
+
+# Seeds: the request bodies the tests send, and every SQL seed wrapped as each endpoint's
+# body (tests/fuzz/query_api_seeds.py); tests/fuzz/seeds_query_api/ keeps what it found.
+$(FUZZ_DIR)/seeds_query_api/.stamp: tests/fuzz/query_api_seeds.py tests/fuzz/sql_seeds.py \
+  $(SQL_SEED_SRCS)
+	@rm -rf $(dir $@) && mkdir -p $(dir $@)
+	@python3 tests/fuzz/query_api_seeds.py . $(dir $@)
+	@touch $@
+
+fuzz-query_api: $(FUZZ_DIR)/fuzz_query_api $(FUZZ_DIR)/seeds_query_api/.stamp
+	@mkdir -p $(FUZZ_DIR)/corpus_query_api $(FUZZ_DIR)/artifacts
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(FUZZ_DIR)/fuzz_query_api -max_total_time=$(FUZZ_TIME) -timeout=10 -max_len=4096 \
+	  -rss_limit_mb=2048 -print_final_stats=1 -dict=tests/fuzz/query_api.dict \
+	  -artifact_prefix=$(FUZZ_DIR)/artifacts/query_api- \
+	  $(FUZZ_DIR)/corpus_query_api $(FUZZ_DIR)/seeds_query_api tests/fuzz/seeds_query_api
+
+# ---- out_websocket: what clients send after the upgrade (wslay and ws.c's handlers) -------
+# ws.c is #included by the target (its callbacks are static); the hub, routes and stream
+# writer it builds on (lib/stream) and the lib/ parts they use are linked beside it.
+WS_FUZZ_SRCS := $(wildcard lib/stream/*.c lib/http/*.c lib/net/*.c)
+
+$(FUZZ_DIR)/fuzz_ws: tests/fuzz/fuzz_ws.c plugins/out_websocket/ws.c $(WS_FUZZ_SRCS) \
+  $(wildcard lib/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -Ilib -DSENSORD_VERSION='"fuzz"' -o $@ tests/fuzz/fuzz_ws.c \
+	  $(WS_FUZZ_SRCS) -lmicrohttpd -ljansson -lwslay -lnettle -lpthread -lm
+
+# Seeds: client frames (masked, as clients must send them) built by tests/fuzz/ws_seeds.py.
+$(FUZZ_DIR)/seeds_ws/.stamp: tests/fuzz/ws_seeds.py
+	@rm -rf $(dir $@) && mkdir -p $(dir $@)
+	@python3 tests/fuzz/ws_seeds.py $(dir $@)
+	@touch $@
+
+fuzz-ws: $(FUZZ_DIR)/fuzz_ws $(FUZZ_DIR)/seeds_ws/.stamp
+	@mkdir -p $(FUZZ_DIR)/corpus_ws $(FUZZ_DIR)/artifacts
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(FUZZ_DIR)/fuzz_ws -max_total_time=$(FUZZ_TIME) -timeout=10 -max_len=16384 \
+	  -rss_limit_mb=2048 -print_final_stats=1 -dict=tests/fuzz/ws.dict \
+	  -artifact_prefix=$(FUZZ_DIR)/artifacts/ws- \
+	  $(FUZZ_DIR)/corpus_ws $(FUZZ_DIR)/seeds_ws
+
+# ---- lib/http: strict request framing (target, Content-Length, Transfer-Encoding, Host) ---
+$(FUZZ_DIR)/fuzz_framing: tests/fuzz/fuzz_framing.c lib/http/framing.c lib/http/framing.h
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -Ilib -o $@ tests/fuzz/fuzz_framing.c lib/http/framing.c
+
+# Seeds: request heads, ordinary and smuggling-shaped (tests/fuzz/seeds_framing/).
+fuzz-framing: $(FUZZ_DIR)/fuzz_framing
+	@mkdir -p $(FUZZ_DIR)/corpus_framing $(FUZZ_DIR)/artifacts
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(FUZZ_DIR)/fuzz_framing -max_total_time=$(FUZZ_TIME) -timeout=10 -max_len=2048 \
+	  -rss_limit_mb=2048 -print_final_stats=1 -dict=tests/fuzz/framing.dict \
+	  -artifact_prefix=$(FUZZ_DIR)/artifacts/framing- \
+	  $(FUZZ_DIR)/corpus_framing tests/fuzz/seeds_framing
+
+# ---- core: the pipeline file (INI syntax, typed keys, graph and listen checks) ----------
+# The whole core but main.c and the loader (tests/fuzz/fuzz_ini.c has fake plugins instead of
+# dlopen); getaddrinfo is renamed so that only numeric addresses resolve (no DNS queries).
+INI_FUZZ_SRCS := $(filter-out core/main.c core/loader.c core/tsan_c11threads.c,\
+  $(wildcard core/*.c)) $(wildcard lib/net/*.c lib/http/*.c)
+
+$(FUZZ_DIR)/fuzz_ini: tests/fuzz/fuzz_ini.c $(INI_FUZZ_SRCS) $(wildcard core/*.h lib/*/*.h)
+	@mkdir -p $(dir $@)
+	$(CLANG) $(FUZZ_CFLAGS) -Icore -Ilib -DSENSORD_VERSION='"fuzz"' -DSENSORD_LIBDIR='"/fuzz"' \
+	  -Dgetaddrinfo=fz_getaddrinfo -o $@ tests/fuzz/fuzz_ini.c $(INI_FUZZ_SRCS) \
+	  -lmicrohttpd -ljansson -linih -ldl -lpthread -lm
+
+# Seeds: every INI file in the tree and every INI text the tests write (tests/fuzz/ini_seeds.py),
+# plus hand-written odd ones (tests/fuzz/seeds_ini/).
+INI_SEED_SRCS := $(shell git ls-files etc examples tests 2>/dev/null | grep -v '^tests/fuzz/')
+$(FUZZ_DIR)/seeds_ini/.stamp: tests/fuzz/ini_seeds.py $(INI_SEED_SRCS) \
+  $(wildcard tests/fuzz/seeds_ini/*)
+	@rm -rf $(dir $@) && mkdir -p $(dir $@)
+	@python3 tests/fuzz/ini_seeds.py . $(dir $@)
+	@cp tests/fuzz/seeds_ini/* $(dir $@)
+	@touch $@
+
+fuzz-ini: $(FUZZ_DIR)/fuzz_ini $(FUZZ_DIR)/seeds_ini/.stamp
+	@mkdir -p $(FUZZ_DIR)/corpus_ini $(FUZZ_DIR)/artifacts
+	ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1 \
+	  $(FUZZ_DIR)/fuzz_ini -max_total_time=$(FUZZ_TIME) -timeout=10 -max_len=8192 \
+	  -rss_limit_mb=2048 -print_final_stats=1 -dict=tests/fuzz/ini.dict \
+	  -artifact_prefix=$(FUZZ_DIR)/artifacts/ini- \
+	  $(FUZZ_DIR)/corpus_ini $(FUZZ_DIR)/seeds_ini
+
+FUZZ_RUNS := fuzz-source_http fuzz-source_http_diff fuzz-sql fuzz-ini fuzz-query_api fuzz-ws \
+  fuzz-framing
 
 .PHONY: fuzz $(FUZZ_RUNS)
 fuzz: $(FUZZ_RUNS)
