@@ -33,6 +33,11 @@ void hf_framing_target(hf_framing *fr, const char *raw, size_t len) {
       refuse(fr, 400, "control character or space in the request target");
       return;
     }
+    /* RFC 3986 targets are ASCII; clients percent-encode anything else. */
+    if (c >= 0x80) {
+      refuse(fr, 400, "non-ASCII byte in the request target (percent-encode it)");
+      return;
+    }
     if (c == '%') {
       if (i + 2 >= len || !hex_digit(raw[i + 1]) || !hex_digit(raw[i + 2])) {
         refuse(fr, 400, "malformed percent-escape in the request target");

@@ -16,12 +16,12 @@ static void fz_fail(const hf_framing *fr, const char *what) {
   abort();
 }
 
-/* The target rule read plainly: no control byte, space or DEL (bytes from 0x80 pass, as
- * framing.c lets them), each '%' followed by two hex digits, never %00. 1 when acceptable. */
+/* The target rule read plainly: printable ASCII only (no control byte, space, DEL or byte
+ * from 0x80), each '%' followed by two hex digits, never %00. 1 when acceptable. */
 static int fz_target_ok(const char *t, size_t n) {
   for (size_t i = 0; i < n; i++) {
     unsigned char c = (unsigned char)t[i];
-    if (c <= ' ' || c == 0x7f) return 0;
+    if (c <= ' ' || c >= 0x7f) return 0;
     if (c == '%') {
       if (i + 2 >= n) return 0; /* both digits inside the target */
       if (!strchr("0123456789abcdefABCDEF", t[i + 1]) ||

@@ -75,6 +75,8 @@ START_TEST(targets) {
   ck_assert_uint_eq(framing("/a%zz", 0, FIELDS("Host", "a")), 400);
   ck_assert_uint_eq(framing("/a%4", 0, FIELDS("Host", "a")), 400);
   ck_assert_uint_eq(framing("/a\x7f", 0, FIELDS("Host", "a")), 400);
+  ck_assert_uint_eq(framing("/caf\xc3\xa9", 0, FIELDS("Host", "a")), 400);
+  ck_assert_uint_eq(framing("/caf%C3%A9", 0, FIELDS("Host", "a")), 0);
   hf_framing fr;
   hf_framing_init(&fr);
   hf_framing_target(&fr, "/a\0b", 4); /* a NUL inside the target's bytes */
