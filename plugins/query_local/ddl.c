@@ -92,13 +92,22 @@ static json_t *create_stream(ql_engine *e, ql_stmt *s, ql_error *err) {
     ql_set_error(err, 40001, "%s", msg);
     return NULL;
   }
+  ql_stream **tail = &e->streams; /* creation order, as SHOW STREAMS lists them */
+  size_t count = 0;
+  for (; *tail; tail = &(*tail)->next) count++;
+  /* Each stream holds its own retention: a flood of CREATE STREAMs must not grow memory
+   * (and every SHOW STREAMS, every name lookup) without bound. */
+  if (count >= QL_MAX_STREAMS) {
+    ql_set_error(err, 40001,
+                 "Cannot add stream '%s': sensord holds at most %d streams; drop one first",
+                 s->name, QL_MAX_STREAMS);
+    return NULL;
+  }
   ql_stream *st = ql_stream_new(s, e->limits.retain_records);
   if (!st) {
     ql_set_error(err, 50000, "out of memory creating stream %s", s->name);
     return NULL;
   }
-  ql_stream **tail = &e->streams; /* creation order, as SHOW STREAMS lists them */
-  while (*tail) tail = &(*tail)->next;
   *tail = st;
   ql_engine_history_into(e, st);
   return current_status(e, s, command, "Stream created");

@@ -8,6 +8,9 @@
 
 #include <pthread.h>
 
+/* Streams one engine holds at most (CREATE STREAM past it is refused). */
+#define QL_MAX_STREAMS 1000
+
 #define QL_LAYOUTS  16 /* distinct record shapes cached per stream */
 #define QL_MAX_ARGS 16 /* scalar function arguments */
 

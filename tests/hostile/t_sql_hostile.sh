@@ -3,7 +3,7 @@
 # still in use once a chunk filled: a 12-column SELECT on /query-stream killed the daemon,
 # the same query in the INI made `sensord -t` segfault, and a 35-column CREATE STREAM
 # registered a stream named JSON. Huge, deep or non-UTF-8 statements must get a clear
-# error, never a crash or a stall.
+# error, never a crash or a stall, and a flood of streams stops at a bound.
 . "$(dirname "$0")/../lib.sh"
 . "$(dirname "$0")/../source_http/http_lib.sh"
 API_PORT=$(free_port) INGEST_PORT=$(free_port)
@@ -82,6 +82,31 @@ assert_contains "$out" "400 " "5,000 columns"
 assert_contains "$out" "at most 1000 columns" "5,000 columns"
 out=$(python3 -c 'print("SELECT name FROM smartphone_sensor_stream WHERE name IN (" + ",".join(["'"'"'a'"'"'"] * 5000) + ") EMIT CHANGES;")' | query_head)
 assert_contains "$out" '200 {"queryId":' "5,000-item IN list"
+
+note "a flood of CREATE STREAMs stops at 1000 streams"
+out=$(python3 - "$API_PORT" <<'PY'
+import http.client, json, sys
+c = http.client.HTTPConnection("127.0.0.1", int(sys.argv[1]), timeout=10)
+ok = refused = 0
+last = ""
+for i in range(1100):
+    body = json.dumps({"ksql": f"CREATE STREAM flood{i} (a VARCHAR) WITH (KAFKA_TOPIC='f{i}', VALUE_FORMAT='JSON', PARTITIONS=1);"})
+    c.request("POST", "/ksql", body, {"Content-Type": "application/json"})
+    r = c.getresponse()
+    data = r.read().decode()
+    if r.status == 200:
+        ok += 1
+    else:
+        refused += 1
+        last = json.loads(data)["message"]
+print(json.dumps({"created": ok, "refused": refused, "message": last}))
+PY
+)
+note "$out"
+streams=$(python3 -c 'import json,sys; r=json.loads(sys.argv[1]); print(r["created"])' "$out")
+# the pipeline file's stream, wide35 and the floods make 1000
+assert_eq 998 "$streams" "streams created by the flood"
+assert_contains "$out" "sensord holds at most 1000 streams; drop one first" "the refusal"
 
 note "a statement that is not UTF-8"
 printf '{"ksql":"SHOW STREAMS; -- \xff\xfe"}' >"$T_DIR/bad.json"
