@@ -76,7 +76,8 @@ int main(int argc, char **argv) {
     double t0 = now_s();
     uint64_t n = fill(l, e, 0, 3.0, (tlog_fsync)m);
     double dt = now_s() - t0;
-    printf("append fsync=%-8s %10.0f readings/s  (%llu batches of 100 in %.2f s), %.1f B/reading\n",
+    printf("append fsync=%-8s %10.0f readings/s  (%llu batches of 100 in %.2f s), %.1f "
+           "B/reading\n",
            names[m], (double)n * 100 / dt, (unsigned long long)n, dt,
            (double)tlog_size_bytes(l) / (double)(n * 100));
     tlog_close(l);
@@ -87,7 +88,8 @@ int main(int argc, char **argv) {
   tlog *l = tlog_open(dir, &c, NULL, err, sizeof err);
   double t0 = now_s();
   uint64_t batches = 0;
-  while ((double)tlog_size_bytes(l) < mib * 1048576) batches += fill(l, e, 1000, 0, TLOG_FSYNC_NEVER);
+  while ((double)tlog_size_bytes(l) < mib * 1048576)
+    batches += fill(l, e, 1000, 0, TLOG_FSYNC_NEVER);
   printf("generated %.0f MiB: %llu readings, %zu segments in %.1f s\n",
          (double)tlog_size_bytes(l) / 1048576, (unsigned long long)batches * 100,
          tlog_segment_count(l), now_s() - t0);

@@ -23,7 +23,8 @@ static const sd_host_api fz_host = {.now_mono_ns = fz_now, .metric_add = fz_metr
 static void fz_park(hub_client *cl, void *tctx) {
   (void)cl, (void)tctx;
 }
-static const hub_transport_ops fz_hub_ops = {.park = fz_park, .notify = fz_park, .kill = fz_park};
+static const hub_transport_ops fz_hub_ops = {
+    .park = fz_park, .notify = fz_park, .kill = fz_park};
 
 static outs_state fz_state;
 static hub *fz_hub;
