@@ -83,9 +83,12 @@ static const sd_config_key hs_keys[] = {
     {.name = "ack",
      .type = SD_CFG_ENUM,
      .default_value = "accepted",
-     .enum_values = "accepted|delivered",
+     .enum_values = "accepted|delivered|durable",
      .description = "accepted: answer 200 once the batch is queued; delivered: only after "
-                    "every downstream sink completed it (503 when it failed)"},
+                    "every downstream stage completed it (503 when it failed); durable: the "
+                    "same wait, which a storing stage makes a durable one (query_local with "
+                    "data_dir completes a batch once it is in the log under its fsync policy, "
+                    "sink_kafka once Kafka has it)"},
     {.name = "pass_test_push",
      .type = SD_CFG_BOOL,
      .default_value = "false",
@@ -261,7 +264,8 @@ static sd_result hs_init(const sd_host_api *host, sd_stage *stage, void **state)
   s->threads = (unsigned)host->config_int(stage, "threads");
   s->request_timeout_ns = host->config_duration(stage, "request_timeout");
   s->idle_timeout_s = hs_seconds_up(host->config_duration(stage, "idle_timeout"));
-  s->ack_delivered = host->config_enum(stage, "ack") == 1;
+  /* durable is delivered's wait: what makes it durable is the storing stage downstream. */
+  s->ack_delivered = host->config_enum(stage, "ack") >= 1;
   s->pass_test_push = host->config_bool(stage, "pass_test_push");
   s->sensorlogger_errors = host->config_enum(stage, "error_format") == 1;
   s->retry_after_s = hs_seconds_up(host->config_duration(stage, "retry_after"));

@@ -50,7 +50,7 @@ static const sd_config_key fz_http_keys[] = {
            NULL),
     FZ_KEY("request_timeout", SD_CFG_DURATION, SD_CFG_HAS_MIN | SD_CFG_HAS_MAX, "30s", 1e6,
            36e11, NULL),
-    FZ_KEY("ack", SD_CFG_ENUM, 0, "accepted", 0, 0, "accepted|delivered"),
+    FZ_KEY("ack", SD_CFG_ENUM, 0, "accepted", 0, 0, "accepted|delivered|durable"),
     FZ_KEY("pass_test_push", SD_CFG_BOOL, 0, "false", 0, 0, NULL),
     FZ_KEY(NULL, 0, 0, NULL, 0, 0, NULL)};
 

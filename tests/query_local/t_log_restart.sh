@@ -8,7 +8,7 @@ DATA_DIR=$T_DIR/data
 make_ini() {
   ql_ini "$T_DIR/p.ini" "data_dir = $DATA_DIR" "retain_records = 100000" "retain_bytes = 64M" \
     "retain_age = 0" "log_segment_bytes = ${SEGMENT:-64K}" "$@"
-  sed -i 's|^plugin = source_http$|plugin = source_http\nack = delivered|' "$T_DIR/p.ini"
+  sed -i "s|^plugin = source_http\$|plugin = source_http\nack = ${ACK:-delivered}|" "$T_DIR/p.ini"
 }
 # posts FIRST COUNT: COUNT pushes of 50 readings, messageId FIRST.., each answered 200.
 posts() {
@@ -93,6 +93,17 @@ for mode in batch never; do
   replayed "m_$mode" 200
   sd_stop "$SD_PID"
 done
+
+note "ack = durable (the default pipeline's fsync = interval): every 200 survives kill -9"
+rm -rf "$DATA_DIR"
+ACK=durable make_ini
+grep -q '^ack = durable$' "$T_DIR/p.ini" || fail "the ini does not set ack = durable"
+ql_start "$T_DIR/p.ini"
+posts 200 4
+kill -KILL "$SD_PID"; wait "$SD_PID" 2>/dev/null || true
+ql_start "$T_DIR/p.ini"
+replayed m_durable 200
+sd_stop "$SD_PID"
 
 note "log_retention_bytes deletes the oldest whole segments and keeps the newest readings"
 rm -rf "$DATA_DIR"
