@@ -13,10 +13,7 @@ http_ini "$T_DIR/p.ini" \
   "[engine]" "plugin = query_local" "inputs = ingest" "listen = 127.0.0.1:$API_PORT" \
   "stream = CREATE STREAM s (name VARCHAR, deviceId VARCHAR) WITH (KAFKA_TOPIC='smartphone-sensor-data', VALUE_FORMAT='JSON')"
 start_and_wait sd "$T_DIR/p.ini" "http://127.0.0.1:$API_PORT/info"
-RSS_SLACK_KB=$((8 * 1024))
-ldd "$SD_REAL_BIN" | grep libasan >/dev/null && RSS_SLACK_KB=$((320 * 1024))
-field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
-alive() { kill -0 "$SD_PID" 2>/dev/null || { tail -n 40 "$T_DIR/sd.log" >&2; fail "sensord died: $1"; }; }
+. "$HERE/storm_lib.sh"
 curl -s -N --max-time 120 -X POST -H 'Content-Type: application/json' \
   --data-binary '{"sql":"SELECT name FROM s EMIT CHANGES;"}' "http://127.0.0.1:$API_PORT/query-stream" >"$T_DIR/push.out" &
 PUSH=$!
@@ -27,7 +24,7 @@ PUSH=$!
 POSTER=$!
 python3 "$HERE/sse_storm.py" "$API_PORT" /info 300 --stage mix >/dev/null
 python3 "$HERE/sse_storm.py" "$ADMIN_PORT" /metrics 300 --stage mix >/dev/null
-base=$(python3 "$HERE/sse_storm.py" proc "$SD_PID")
+storm_baseline
 for port in "$API_PORT /info" "$ADMIN_PORT /metrics"; do
   for end in close rst; do
     # shellcheck disable=SC2086
@@ -44,16 +41,7 @@ kill "$POSTER" 2>/dev/null || true
 wait "$POSTER" 2>/dev/null || true
 note "push query rows: $rows_before, then $rows_after"
 [ "$rows_after" -gt 0 ] || fail "the API push query got no rows during the storms"
-ok=0
-for ((i = 0; i < 100 * SD_TIME_SCALE; i++)); do
-  now=$(python3 "$HERE/sse_storm.py" proc "$SD_PID")
-  [ "$(field "$now" fds)" -le $(($(field "$base" fds) + 4)) ] && { ok=1; break; }
-  sleep 0.05
-done
-note "baseline $base, after the storms $now"
-[ "$ok" = 1 ] || fail "descriptors: baseline $base, after the storms $now"
-[ "$(field "$now" rss_kb)" -le $(($(field "$base" rss_kb) + RSS_SLACK_KB)) ] ||
-  fail "RSS did not come back: baseline $base, after $now"
+storm_settled 100
 assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$API_PORT/info")" "/info after the storms"
 assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "http://127.0.0.1:$ADMIN_PORT/metrics")" "/metrics after the storms"
 kill "$PUSH" 2>/dev/null || true

@@ -12,12 +12,7 @@ http_ini "$T_DIR/p.ini" \
   "[ingest]" "plugin = source_http" "listen = 127.0.0.1:$INGEST_PORT" \
   "[null]" "plugin = sink_null" "inputs = ingest"
 start_and_wait sd "$T_DIR/p.ini"
-RSS_SLACK_KB=$((8 * 1024))
-# ASan keeps up to 256 MiB of freed memory in quarantine (the pushes during the storm free
-# plenty): there RSS is only bounded, and LeakSanitizer at exit is what finds a leak.
-ldd "$SD_REAL_BIN" | grep libasan >/dev/null && RSS_SLACK_KB=$((320 * 1024))
-field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
-alive() { kill -0 "$SD_PID" 2>/dev/null || { tail -n 40 "$T_DIR/sd.log" >&2; fail "sensord died: $1"; }; }
+. "$HERE/storm_lib.sh"
 ( while kill -0 "$SD_PID" 2>/dev/null; do
     code=$(post_json "http://127.0.0.1:$INGEST_PORT/phone-producer/" "$DATA/sensorlogger/android-calibrated-1s.json" || true)
     echo "$code" >>"$T_DIR/pushes"
@@ -25,7 +20,7 @@ alive() { kill -0 "$SD_PID" 2>/dev/null || { tail -n 40 "$T_DIR/sd.log" >&2; fai
   done ) &
 POSTER=$!
 python3 "$HERE/sse_storm.py" "$INGEST_PORT" /phone-producer/ 300 --stage mix >/dev/null
-base=$(python3 "$HERE/sse_storm.py" proc "$SD_PID")
+storm_baseline
 for end in close rst; do
   out=$(python3 "$HERE/sse_storm.py" "$INGEST_PORT" /phone-producer/ 2000 --stage mix --end "$end" --pid "$SD_PID")
   alive "storm ($end)"
@@ -33,16 +28,7 @@ for end in close rst; do
 done
 kill "$POSTER" 2>/dev/null || true
 wait "$POSTER" 2>/dev/null || true
-ok=0
-for ((i = 0; i < 100 * SD_TIME_SCALE; i++)); do
-  now=$(python3 "$HERE/sse_storm.py" proc "$SD_PID")
-  [ "$(field "$now" fds)" -le $(($(field "$base" fds) + 4)) ] && { ok=1; break; }
-  sleep 0.05
-done
-note "baseline $base, after the storms $now"
-[ "$ok" = 1 ] || fail "descriptors: baseline $base, after the storms $now"
-[ "$(field "$now" rss_kb)" -le $(($(field "$base" rss_kb) + RSS_SLACK_KB)) ] ||
-  fail "RSS did not come back: baseline $base, after $now"
+storm_settled 100
 pushes=$(sort "$T_DIR/pushes" | uniq -c | tr -s ' ' | tr '\n' ';')
 note "real pushes during the storms: $pushes"
 [ -z "$(grep -v '^200$' "$T_DIR/pushes" || true)" ] || fail "a real push failed during the storms: $pushes"

@@ -14,11 +14,8 @@ http_ini "$T_DIR/p.ini" \
   "[sse]" "plugin = out_sse" "inputs = ingest" "listen = 127.0.0.1:$SSE_PORT"
 start_and_wait sd "$T_DIR/p.ini" "http://127.0.0.1:$SSE_PORT/healthz"
 BASE=http://127.0.0.1:$SSE_PORT
-RSS_SLACK_KB=$((8 * 1024))
-ldd "$SD_REAL_BIN" | grep libasan >/dev/null && RSS_SLACK_KB=$((320 * 1024))
+. "$HERE/storm_lib.sh"
 
-alive() { kill -0 "$SD_PID" 2>/dev/null || { tail -n 60 "$T_DIR/sd.log" >&2; fail "sensord died: $1"; }; }
-field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 storm() { # PATH END N: runs the storm, checks the daemon, prints its JSON
   local out
   out=$(python3 "$HERE/sse_storm.py" "$SSE_PORT" "$1" "$3" --stage mix --end "$2" \
@@ -38,8 +35,7 @@ storm() { # PATH END N: runs the storm, checks the daemon, prints its JSON
 POSTER=$!
 storm / close 300 >/dev/null # warm-up: allocator pools, the daemon's first connections
 storm /chart-data/x close 300 >/dev/null
-base=$(python3 "$HERE/sse_storm.py" proc "$SD_PID")
-note "baseline after warm-up: $base"
+storm_baseline
 for path in / /chart-data/x; do
   for end in close rst; do storm "$path" "$end" 2000; done
 done
@@ -47,16 +43,7 @@ kill "$POSTER" 2>/dev/null || true
 wait "$POSTER" 2>/dev/null || true
 
 # back to the baseline, and everything still answers
-ok=0
-for ((i = 0; i < 100 * SD_TIME_SCALE; i++)); do
-  now=$(python3 "$HERE/sse_storm.py" proc "$SD_PID")
-  [ "$(field "$now" fds)" -le $(($(field "$base" fds) + 4)) ] && { ok=1; break; }
-  sleep 0.05
-done
-note "after the storms: $now (RSS slack $RSS_SLACK_KB KiB)"
-[ "$ok" = 1 ] || fail "descriptors: baseline $base, after the storms $now"
-[ "$(field "$now" rss_kb)" -le $(($(field "$base" rss_kb) + RSS_SLACK_KB)) ] ||
-  fail "RSS did not come back: baseline $base, after the storms $now"
+storm_settled 100
 assert_eq 0 "$(curl -s --max-time 2 "$BASE/healthz" | python3 -c 'import json,sys; print(json.load(sys.stdin)["clients"])')" \
   "streaming clients after the storms"
 assert_eq 200 "$(curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$BASE/")" "dashboard page"

@@ -21,11 +21,8 @@ http_ini "$T_DIR/p.ini" \
   "heartbeat = 1s"
 start_and_wait sd "$T_DIR/p.ini" "http://127.0.0.1:$WS_PORT/healthz"
 BASE=http://127.0.0.1:$WS_PORT
-RSS_SLACK_KB=$((8 * 1024))
-ldd "$SD_REAL_BIN" | grep libasan >/dev/null && RSS_SLACK_KB=$((320 * 1024))
+. "$HERE/storm_lib.sh"
 
-alive() { kill -0 "$SD_PID" 2>/dev/null || { tail -n 60 "$T_DIR/sd.log" >&2; fail "sensord died: $1"; }; }
-field() { python3 -c "import json,sys; print(json.loads(sys.argv[1])[sys.argv[2]])" "$1" "$2"; }
 health() { curl -s --max-time 2 "$BASE/healthz" | python3 -c "import json,sys; print(json.load(sys.stdin)[\"$1\"])"; }
 storm() { # PATH END STAGE N [settle]: runs the storm, checks the daemon, prints its JSON
   local out want=0
@@ -47,8 +44,7 @@ storm() { # PATH END STAGE N [settle]: runs the storm, checks the daemon, prints
   done ) &
 POSTER=$!
 storm /chart-data/x close ws-done 300 >/dev/null # warm-up
-base=$(python3 "$HERE/sse_storm.py" proc "$SD_PID")
-note "baseline after warm-up: $base"
+storm_baseline
 T0=$(date +%s)
 for end in close rst; do
   storm /chart-data/x "$end" ws-done 500
@@ -62,17 +58,9 @@ done
 kill "$POSTER" 2>/dev/null || true
 wait "$POSTER" 2>/dev/null || true
 
-ok=0
-for ((i = 0; i < 400 * SD_TIME_SCALE; i++)); do # 20 s: the 13 s timeout, then some
-  now=$(python3 "$HERE/sse_storm.py" proc "$SD_PID")
-  [ "$(field "$now" fds)" -le $(($(field "$base" fds) + 4)) ] &&
-    [ "$(health clients)" = 0 ] && { ok=1; break; }
-  sleep 0.05
-done
-note "after the storms: $now, $(($(date +%s) - T0)) s after they began (RSS slack $RSS_SLACK_KB KiB)"
-[ "$ok" = 1 ] || fail "descriptors: baseline $base, after the storms $now; clients $(health clients)"
-[ "$(field "$now" rss_kb)" -le $(($(field "$base" rss_kb) + RSS_SLACK_KB)) ] ||
-  fail "RSS did not come back: baseline $base, after the storms $now"
+clients_gone() { [ "$(health clients)" = 0 ]; }
+storm_settled 400 clients_gone # 20 s: the 13 s timeout, then some
+note "settled $(($(date +%s) - T0)) s after the storms began"
 # every made-up stream's placeholder came back: none is refused, none is left over
 assert_eq 0 "$(health streams_refused)" "made-up streams refused"
 assert_eq 0 "$(health waiting_streams)" "placeholders left after the storms"
